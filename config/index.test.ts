@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../lib/errors.ts';
+import { loadConfig } from './index.ts';
+
+describe('loadConfig', () => {
+  it('uses the local defaults and marks nothing external when no variable is set', () => {
+    const config = loadConfig({ HOME: '/home/fan' });
+    expect(config.kafka.brokers).toEqual(['127.0.0.1:9092']);
+    expect(config.kafka.external).toBe(false);
+    expect(config.schemaRegistry.url).toBe('http://127.0.0.1:8081/apis/ccompat/v7');
+    expect(config.mongodb.database).toBe('regflow');
+    expect(config.logLevel).toBe('info');
+  });
+
+  it('treats a set variable as an existing service to use', () => {
+    const config = loadConfig({
+      REGFLOW_KAFKA_BROKERS: 'k1:9092, k2:9092',
+      REGFLOW_REDIS_URL: 'redis://cache:6380',
+    });
+    expect(config.kafka.brokers).toEqual(['k1:9092', 'k2:9092']);
+    expect(config.kafka.external).toBe(true);
+    expect(config.redis.external).toBe(true);
+    expect(config.dynamodb.external).toBe(false);
+  });
+
+  it('is frozen all the way down', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.kafka.brokers)).toBe(true);
+    expect(() => {
+      (config.kafka as { clientId: string }).clientId = 'other';
+    }).toThrow(TypeError);
+  });
+
+  it.each([
+    ['REGFLOW_KAFKA_BROKERS', 'localhost', /REGFLOW_KAFKA_BROKERS: expected host:port/],
+    ['REGFLOW_SCHEMA_REGISTRY_URL', 'not a url', /REGFLOW_SCHEMA_REGISTRY_URL: expected a URL/],
+    ['REGFLOW_MONGODB_URL', 'mongodb://db:27017', /REGFLOW_MONGODB_URL: name the database/],
+    ['REGFLOW_REDIS_URL', 'http://cache', /REGFLOW_REDIS_URL: expected a redis:\/\/ URL/],
+    ['REGFLOW_LOG_LEVEL', 'loud', /REGFLOW_LOG_LEVEL: .*(Invalid enum|expected one of)/i],
+    ['REGFLOW_AWS_REGION', 'mars', /REGFLOW_AWS_REGION: expected a region/],
+  ])('rejects a bad %s, naming the variable', (name, value, message) => {
+    const attempt = () => loadConfig({ [name]: value });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(message);
+  });
+});
+
+describe('README', () => {
+  it('documents every variable the loader reads', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { VARIABLES, REPO_ROOT } = await import('./index.ts');
+    const readme = readFileSync(`${REPO_ROOT}/README.md`, 'utf8');
+    for (const name of Object.keys(VARIABLES)) expect(readme, name).toContain(`| \`${name}\` |`);
+  });
+});

@@ -1,0 +1,169 @@
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { ConfigError } from '../lib/errors.ts';
+
+// The one config loader: reads REGFLOW_* once, validates, freezes. Everything else receives a
+// typed slice of the result. A bad value fails at start with the variable's name and the reason.
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const hostPort = z.string().regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'expected host:port');
+const httpUrl = z
+  .string()
+  .url('expected a URL')
+  .refine((u) => /^https?:\/\//.test(u), 'expected an http(s):// URL');
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** Every variable regflow reads, with its default and what it means (the README lists these). */
+export const VARIABLES = {
+  REGFLOW_KAFKA_BROKERS: {
+    default: '127.0.0.1:9092',
+    doc: 'Kafka bootstrap brokers, comma-separated host:port. Set it to use an existing cluster (infra then starts no Kafka).',
+  },
+  REGFLOW_KAFKA_CLIENT_ID: { default: 'regflow', doc: 'Kafka client id prefix.' },
+  REGFLOW_SCHEMA_REGISTRY_URL: {
+    default: 'http://127.0.0.1:8081/apis/ccompat/v7',
+    doc: 'Confluent-compatible schema registry base URL. Set it to use an existing registry.',
+  },
+  REGFLOW_DYNAMODB_ENDPOINT: {
+    default: 'http://127.0.0.1:4566',
+    doc: 'DynamoDB (and DynamoDB Streams) endpoint. Set it to use an existing endpoint.',
+  },
+  REGFLOW_S3_ENDPOINT: {
+    default: 'http://127.0.0.1:4566',
+    doc: 'S3 endpoint (the CRM export bucket). Locally the same moto server as DynamoDB.',
+  },
+  REGFLOW_AWS_REGION: { default: 'us-east-1', doc: 'AWS region for the DynamoDB and S3 clients.' },
+  REGFLOW_MONGODB_URL: {
+    default: 'mongodb://127.0.0.1:27017/regflow',
+    doc: 'MongoDB connection string, database in the path. Set it to use an existing server.',
+  },
+  REGFLOW_REDIS_URL: {
+    default: 'redis://127.0.0.1:6379',
+    doc: 'Redis URL. Set it to use an existing server.',
+  },
+  REGFLOW_LOG_LEVEL: { default: 'info', doc: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
+  REGFLOW_CACHE_DIR: {
+    default: '$XDG_CACHE_HOME/regflow or ~/.cache/regflow',
+    doc: 'Where downloads and builds of the local services are kept (outside the clone, reused by fresh clones).',
+  },
+  REGFLOW_DATA_DIR: {
+    default: '<repo>/.regflow',
+    doc: 'Runtime data of the local services: data dirs, logs, pid files (git-ignored).',
+  },
+  REGFLOW_KEEP_INFRA: {
+    default: '0',
+    doc: 'Tests: 1 keeps services that the test run started running afterwards.',
+  },
+} as const;
+
+export type Variable = keyof typeof VARIABLES;
+
+export interface ServiceEndpoint {
+  /** True when the variable was set: the service is someone else's and infra starts nothing. */
+  external: boolean;
+}
+
+export interface Config {
+  kafka: ServiceEndpoint & { brokers: readonly string[]; clientId: string };
+  schemaRegistry: ServiceEndpoint & { url: string };
+  dynamodb: ServiceEndpoint & { endpoint: string; region: string };
+  s3: ServiceEndpoint & { endpoint: string; region: string };
+  mongodb: ServiceEndpoint & { url: string; database: string };
+  redis: ServiceEndpoint & { url: string };
+  logLevel: z.infer<typeof logLevel>;
+  paths: { cacheDir: string; dataDir: string };
+  keepInfra: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+function read<T>(env: Env, name: Variable, schema: z.ZodType<T>, fallback?: string): T {
+  const raw = env[name];
+  const value = raw === undefined || raw.trim() === '' ? (fallback ?? VARIABLES[name].default) : raw.trim();
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const reason = parsed.error.issues.map((i) => i.message).join('; ');
+    throw new ConfigError(name, `${reason} (got ${JSON.stringify(value)})`);
+  }
+  return parsed.data;
+}
+
+const isSet = (env: Env, name: Variable) => (env[name] ?? '').trim() !== '';
+
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const brokers = read(env, 'REGFLOW_KAFKA_BROKERS', z.string())
+    .split(',')
+    .map((b) => b.trim());
+  for (const b of brokers) {
+    if (!hostPort.safeParse(b).success) {
+      throw new ConfigError(
+        'REGFLOW_KAFKA_BROKERS',
+        `expected host:port, comma-separated (got ${JSON.stringify(b)})`,
+      );
+    }
+  }
+  const mongoUrl = read(
+    env,
+    'REGFLOW_MONGODB_URL',
+    z.string().regex(/^mongodb(\+srv)?:\/\//, 'expected a mongodb:// URL'),
+  );
+  const database = new URL(mongoUrl.replace(/^mongodb(\+srv)?:/, 'http:')).pathname.replace(/^\//, '');
+  if (database === '')
+    throw new ConfigError('REGFLOW_MONGODB_URL', 'name the database in the path, e.g. /regflow');
+  const region = read(
+    env,
+    'REGFLOW_AWS_REGION',
+    z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected a region'),
+  );
+  const cacheHome = env.XDG_CACHE_HOME?.trim() || join(homedir(), '.cache');
+
+  const config: Config = {
+    kafka: {
+      external: isSet(env, 'REGFLOW_KAFKA_BROKERS'),
+      brokers,
+      clientId: read(
+        env,
+        'REGFLOW_KAFKA_CLIENT_ID',
+        z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ -'),
+      ),
+    },
+    schemaRegistry: {
+      external: isSet(env, 'REGFLOW_SCHEMA_REGISTRY_URL'),
+      url: read(env, 'REGFLOW_SCHEMA_REGISTRY_URL', httpUrl).replace(/\/+$/, ''),
+    },
+    dynamodb: {
+      external: isSet(env, 'REGFLOW_DYNAMODB_ENDPOINT'),
+      endpoint: read(env, 'REGFLOW_DYNAMODB_ENDPOINT', httpUrl),
+      region,
+    },
+    s3: {
+      external: isSet(env, 'REGFLOW_S3_ENDPOINT'),
+      endpoint: read(env, 'REGFLOW_S3_ENDPOINT', httpUrl),
+      region,
+    },
+    mongodb: { external: isSet(env, 'REGFLOW_MONGODB_URL'), url: mongoUrl, database },
+    redis: {
+      external: isSet(env, 'REGFLOW_REDIS_URL'),
+      url: read(env, 'REGFLOW_REDIS_URL', z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL')),
+    },
+    logLevel: read(env, 'REGFLOW_LOG_LEVEL', logLevel),
+    paths: {
+      cacheDir: resolve(read(env, 'REGFLOW_CACHE_DIR', z.string(), join(cacheHome, 'regflow'))),
+      dataDir: resolve(read(env, 'REGFLOW_DATA_DIR', z.string(), join(REPO_ROOT, '.regflow'))),
+    },
+    keepInfra:
+      read(env, 'REGFLOW_KEEP_INFRA', z.enum(['0', '1', 'true', 'false'])).match(/^(1|true)$/) !== null,
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

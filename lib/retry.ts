@@ -1,0 +1,76 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isRetriable } from './errors.ts';
+
+// The one retry helper: `createRetry(options)(fn)`, exponential backoff with full jitter.
+// Retriability is a property of the error (see errors.ts), never decided here.
+
+export interface RetryOptions {
+  /** Total attempts, including the first. */
+  attempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  factor: number;
+  /** 0 = no jitter, 1 = full jitter (delay drawn from [0, backoff]). */
+  jitter: number;
+  shouldRetry?: (err: unknown) => boolean;
+  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+  signal?: AbortSignal;
+  random?: () => number;
+}
+
+export const DEFAULT_RETRY: RetryOptions = Object.freeze({
+  attempts: 3,
+  initialDelayMs: 100,
+  maxDelayMs: 5_000,
+  factor: 2,
+  jitter: 0.5,
+});
+
+/** Delay before attempt `attempt + 1` (attempt is 1-based). */
+export function backoffDelay(options: RetryOptions, attempt: number, random = Math.random): number {
+  const base = Math.min(options.maxDelayMs, options.initialDelayMs * options.factor ** (attempt - 1));
+  const jitter = Math.max(0, Math.min(1, options.jitter));
+  return Math.round(base * (1 - jitter) + base * jitter * random());
+}
+
+export interface RetryOutcome<T> {
+  value: T;
+  attempts: number;
+}
+
+export function createRetry(partial: Partial<RetryOptions> = {}) {
+  const options: RetryOptions = { ...DEFAULT_RETRY, ...partial };
+  const shouldRetry = options.shouldRetry ?? isRetriable;
+  return async function retry<T>(fn: (attempt: number) => Promise<T>): Promise<RetryOutcome<T>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return { value: await fn(attempt), attempts: attempt };
+      } catch (error) {
+        if (attempt >= options.attempts || !shouldRetry(error)) {
+          if (attempt > 1) (error as { attempts?: number }).attempts = attempt;
+          throw error;
+        }
+        const delayMs = backoffDelay(options, attempt, options.random);
+        options.onRetry?.({ attempt, delayMs, error });
+        await sleep(delayMs, undefined, options.signal ? { signal: options.signal } : undefined);
+      }
+    }
+  };
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes; returns whether it succeeded. */
+export async function waitFor(
+  check: () => Promise<boolean>,
+  { timeoutMs, intervalMs = 250 }: { timeoutMs: number; intervalMs?: number },
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return true;
+    } catch {
+      // not ready yet
+    }
+    if (Date.now() >= deadline) return false;
+    await sleep(intervalMs);
+  }
+}

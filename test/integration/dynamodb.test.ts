@@ -1,0 +1,97 @@
+import {
+  CreateTableCommand,
+  DeleteItemCommand,
+  DescribeTableCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  type _Record,
+  DescribeStreamCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+} from '@aws-sdk/client-dynamodb-streams';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDynamoDb, createDynamoDbStreams, createS3 } from '../../lib/clients.ts';
+import { config, uniqueName } from '../support.ts';
+
+const dynamo = createDynamoDb(config.dynamodb);
+const streams = createDynamoDbStreams(config.dynamodb);
+const s3 = createS3(config.s3);
+
+afterAll(() => {
+  dynamo.destroy();
+  streams.destroy();
+  s3.destroy();
+});
+
+describe('DynamoDB API with the Streams API', () => {
+  it('streams INSERT, MODIFY and REMOVE with old and new images', async () => {
+    const TableName = uniqueName('smoke-demand');
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName,
+        AttributeDefinitions: [
+          { AttributeName: 'PK', AttributeType: 'S' },
+          { AttributeName: 'SK', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'PK', KeyType: 'HASH' },
+          { AttributeName: 'SK', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      }),
+    );
+    const Key = { PK: { S: 'fan:1' }, SK: { S: 'asu#camp-1' } };
+    await dynamo.send(new PutItemCommand({ TableName, Item: { ...Key, markets: { SS: ['LA'] } } }));
+    await dynamo.send(
+      new UpdateItemCommand({
+        TableName,
+        Key,
+        UpdateExpression: 'SET markets = :m, needsReplication = :t',
+        ExpressionAttributeValues: { ':m': { SS: ['LA', 'NYC'] }, ':t': { BOOL: true } },
+      }),
+    );
+    await dynamo.send(new DeleteItemCommand({ TableName, Key }));
+
+    const table = await dynamo.send(new DescribeTableCommand({ TableName }));
+    const StreamArn = table.Table?.LatestStreamArn;
+    expect(StreamArn).toBeTruthy();
+    const stream = await streams.send(new DescribeStreamCommand({ StreamArn }));
+    const ShardId = stream.StreamDescription?.Shards?.[0]?.ShardId;
+    const { ShardIterator } = await streams.send(
+      new GetShardIteratorCommand({ StreamArn, ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+    );
+    const records: _Record[] = [];
+    let iterator = ShardIterator;
+    for (let i = 0; i < 10 && iterator && records.length < 3; i++) {
+      const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator }));
+      records.push(...(page.Records ?? []));
+      iterator = page.NextShardIterator;
+    }
+
+    expect(records.map((r) => r.eventName)).toEqual(['INSERT', 'MODIFY', 'REMOVE']);
+    const [insert, modify, remove] = records;
+    expect(insert?.dynamodb?.NewImage?.markets).toEqual({ SS: ['LA'] });
+    expect(insert?.dynamodb?.OldImage).toBeUndefined();
+    expect(modify?.dynamodb?.OldImage?.markets).toEqual({ SS: ['LA'] });
+    expect(modify?.dynamodb?.NewImage?.needsReplication).toEqual({ BOOL: true });
+    expect(remove?.dynamodb?.OldImage?.PK).toEqual({ S: 'fan:1' });
+    expect(remove?.dynamodb?.NewImage).toBeUndefined();
+    expect(records.every((r) => r.dynamodb?.SequenceNumber)).toBe(true);
+  });
+});
+
+describe('S3 API', () => {
+  it('puts and gets an object', async () => {
+    const Bucket = uniqueName('smoke-crm');
+    await s3.send(new CreateBucketCommand({ Bucket }));
+    await s3.send(
+      new PutObjectCommand({ Bucket, Key: 'exports/reminders.csv', Body: 'email,code\nfan@x,ABC\n' }),
+    );
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'exports/reminders.csv' }));
+    expect(await got.Body?.transformToString()).toBe('email,code\nfan@x,ABC\n');
+  });
+});
