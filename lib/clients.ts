@@ -13,6 +13,8 @@ import type { Config } from '../config/index.ts';
 // The SDK warns on every start that releases after January 2027 will need Node 22; the lockfile
 // pins releases that support Node 20 (README: supported Node versions), so the warning is noise.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// regflow always sets its partitioner explicitly; kafkajs's v2 migration notice is noise.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
 const localCredentials = () =>
   process.env.AWS_ACCESS_KEY_ID ? undefined : { accessKeyId: 'regflow', secretAccessKey: 'regflow' };
