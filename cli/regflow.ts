@@ -1,6 +1,12 @@
 import { Command } from 'commander';
 import { describeError } from '../lib/errors.ts';
+import { registerDlq } from './dlq.ts';
+import { registerReplay } from './replay.ts';
+import { registerRun } from './run.ts';
 import { registerStart } from './start.ts';
+import { registerTail } from './tail.ts';
+import { registerTopics } from './topics.ts';
+import { registerTopology } from './topology.ts';
 
 // `regflow`: the operator's CLI. One file per command; each registers itself on the program.
 
@@ -10,6 +16,12 @@ const program = new Command('regflow')
   .configureOutput({ outputError: (str, write) => write(`regflow: ${str.replace(/^error: /, '')}`) });
 
 registerStart(program);
+registerRun(program);
+registerTail(program);
+registerReplay(program);
+registerDlq(program);
+registerTopology(program);
+registerTopics(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`regflow: ${describeError(err)}`);

@@ -1,14 +1,53 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/index.ts';
+import { loadConfig, REPO_ROOT } from '../config/index.ts';
 import { up } from '../infra/stack.ts';
+import { PROCESSORS } from '../processors/index.ts';
+import { ensureTopics } from '../topology/admin.ts';
+import { allTopics } from '../topology/describe.ts';
+import { topology } from '../topology/index.ts';
+import { formatEnsureReport, withAdmin } from './topics.ts';
+import { assertValidTopology } from './topology.ts';
 
 export function registerStart(program: Command): void {
   program
     .command('start')
     .description('bring up the local services and run the pipeline on its local defaults')
     .action(async () => {
+      assertValidTopology();
       const config = loadConfig();
       const reports = await up(config);
       for (const r of reports) console.log(`${r.name.padEnd(16)} ${r.state.padEnd(8)} ${r.endpoint}`);
+      // Drift is reported, not fatal: the pipeline still runs on the topics as they are.
+      const topics = await withAdmin((admin) => ensureTopics(admin, allTopics(topology)), config);
+      for (const line of formatEnsureReport({ ...topics, ok: [] })) console.log(line);
+      if (topics.ok.length > 0) console.log(`topics           ${topics.ok.length} as in the topology`);
+      await runPipeline(config.runtime.httpPort);
     });
+}
+
+/**
+ * One child process per processor (`regflow run <name>`), each with its own metrics port, their
+ * logs on this process's stdout; SIGINT / SIGTERM are passed on and we exit when all have stopped.
+ */
+async function runPipeline(basePort: number): Promise<void> {
+  const names = Object.keys(PROCESSORS);
+  const children = names.map((name, i) => {
+    const port = basePort === 0 ? 0 : basePort + i;
+    console.log(`processor        ${name} (metrics http://127.0.0.1:${port || 'any'}/metrics)`);
+    return spawn(process.execPath, [join(REPO_ROOT, 'bin/regflow.js'), 'run', name], {
+      env: { ...process.env, REGFLOW_HTTP_PORT: String(port) },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+  });
+  const forward = (signal: NodeJS.Signals) => {
+    for (const c of children) c.kill(signal);
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  const codes = await Promise.all(
+    children.map((c) => new Promise<number>((r) => c.on('exit', (code) => r(code ?? 1)))),
+  );
+  process.exitCode = codes.every((c) => c === 0) ? 0 : 1;
 }

@@ -55,3 +55,19 @@ describe('README', () => {
       expect(readme, name).toMatch(new RegExp(`\\|\\s*\`${name}\`\\s*\\|`));
   });
 });
+
+describe('runtime settings', () => {
+  it('parses whole numbers within bounds and names the variable otherwise', () => {
+    expect(loadConfig({ REGFLOW_HTTP_PORT: '0', REGFLOW_BATCH_MAX_RECORDS: '1000' }).runtime).toMatchObject({
+      httpPort: 0,
+      batchMaxRecords: 1000,
+      sessionTimeoutMs: 30_000,
+    });
+    expect(() => loadConfig({ REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '100' })).toThrow(
+      /REGFLOW_KAFKA_SESSION_TIMEOUT_MS: expected 6000 to 300000/,
+    );
+    expect(() => loadConfig({ REGFLOW_HTTP_PORT: 'http' })).toThrow(
+      /REGFLOW_HTTP_PORT: expected a whole number/,
+    );
+  });
+});

@@ -14,6 +14,12 @@ const httpUrl = z
   .string()
   .url('expected a URL')
   .refine((u) => /^https?:\/\//.test(u), 'expected an http(s):// URL');
+const intIn = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number')
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `expected ${min} to ${max}`);
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** Every variable regflow reads, with its default and what it means (the README lists these). */
@@ -44,6 +50,22 @@ export const VARIABLES = {
     default: 'redis://127.0.0.1:6379',
     doc: 'Redis URL. Set it to use an existing server.',
   },
+  REGFLOW_HTTP_HOST: {
+    default: '127.0.0.1',
+    doc: "Address the processors' /healthz, /readyz, /metrics listen on.",
+  },
+  REGFLOW_HTTP_PORT: {
+    default: '9464',
+    doc: 'Port of /healthz, /readyz, /metrics of a processor process (0 = any free port, logged at start).',
+  },
+  REGFLOW_KAFKA_SESSION_TIMEOUT_MS: {
+    default: '30000',
+    doc: 'Consumer group session timeout: how long a silent processor keeps its partitions.',
+  },
+  REGFLOW_BATCH_MAX_RECORDS: {
+    default: '2000',
+    doc: 'Most records a processor handles in one Kafka transaction.',
+  },
   REGFLOW_LOG_LEVEL: { default: 'info', doc: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
   REGFLOW_CACHE_DIR: {
     default: '$XDG_CACHE_HOME/regflow or ~/.cache/regflow',
@@ -73,6 +95,12 @@ export interface Config {
   s3: ServiceEndpoint & { endpoint: string; region: string };
   mongodb: ServiceEndpoint & { url: string; database: string };
   redis: ServiceEndpoint & { url: string };
+  runtime: {
+    httpHost: string;
+    httpPort: number;
+    sessionTimeoutMs: number;
+    batchMaxRecords: number;
+  };
   logLevel: z.infer<typeof logLevel>;
   paths: { cacheDir: string; dataDir: string };
   keepInfra: boolean;
@@ -80,7 +108,7 @@ export interface Config {
 
 type Env = Record<string, string | undefined>;
 
-function read<T>(env: Env, name: Variable, schema: z.ZodType<T>, fallback?: string): T {
+function read<T>(env: Env, name: Variable, schema: z.ZodType<T, z.ZodTypeDef, string>, fallback?: string): T {
   const raw = env[name];
   const value = raw === undefined || raw.trim() === '' ? (fallback ?? VARIABLES[name].default) : raw.trim();
   const parsed = schema.safeParse(value);
@@ -148,6 +176,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     redis: {
       external: isSet(env, 'REGFLOW_REDIS_URL'),
       url: read(env, 'REGFLOW_REDIS_URL', z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL')),
+    },
+    runtime: {
+      httpHost: read(env, 'REGFLOW_HTTP_HOST', z.string().min(1)),
+      httpPort: read(env, 'REGFLOW_HTTP_PORT', intIn(0, 65_535)),
+      sessionTimeoutMs: read(env, 'REGFLOW_KAFKA_SESSION_TIMEOUT_MS', intIn(6_000, 300_000)),
+      batchMaxRecords: read(env, 'REGFLOW_BATCH_MAX_RECORDS', intIn(1, 100_000)),
     },
     logLevel: read(env, 'REGFLOW_LOG_LEVEL', logLevel),
     paths: {

@@ -1,0 +1,25 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { describeError } from '../lib/errors.ts';
+import { benchRuntime } from './runtime.ts';
+
+const positive = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+};
+
+const program = new Command('bench').description('regflow benchmarks (they print their numbers)');
+program
+  .command('runtime')
+  .description('the echo processor under the runtime (EOS) vs a bare kafkajs consume→produce loop')
+  .option('--records <n>', 'records per round', positive, 30_000)
+  .option('--rounds <n>', 'rounds per contestant', positive, 3)
+  .action(async (opts: { records: number; rounds: number }) => {
+    await benchRuntime(opts);
+    process.exit(0);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`bench: ${describeError(err)}`);
+  process.exit(1);
+});

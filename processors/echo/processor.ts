@@ -1,0 +1,22 @@
+import type { ProcessorDefinition } from '../../runtime/types.ts';
+import { loadSchema } from '../../schemas/index.ts';
+import { topology } from '../../topology/index.ts';
+import type { ProcessorSpec } from '../../topology/types.ts';
+import { echoHandler } from './handler.ts';
+
+// Wiring: where echo's records come from and go. `spec` may be overridden (tests and the
+// benchmark run echo on topics of their own).
+
+export const ECHO = 'echo';
+
+export function echoProcessor(spec?: ProcessorSpec): ProcessorDefinition {
+  const resolved = spec ?? topology.processors.find((p) => p.name === ECHO);
+  if (!resolved) throw new Error(`processor ${ECHO} is not in the topology`);
+  const output = resolved.outputs[0]!;
+  const schema = loadSchema('sample-event');
+  return {
+    spec: resolved,
+    handler: echoHandler(output) as ProcessorDefinition['handler'],
+    outputSchemas: { [output]: schema },
+  };
+}

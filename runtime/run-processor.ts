@@ -1,0 +1,376 @@
+import { performance } from 'node:perf_hooks';
+import type { Admin, EachBatchPayload, KafkaMessage, Producer, TopicMessages } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.ts';
+import { createKafka, createSchemaRegistry } from '../lib/clients.ts';
+import { describeError, PermanentError } from '../lib/errors.ts';
+import { createLogger, kafkaLogCreator } from '../lib/logger.ts';
+import { deadLetterTopicName, retryTopicName } from '../topology/types.ts';
+import { Codec } from './codec.ts';
+import { dueAt, tierOf } from './failures.ts';
+import { readHeaders } from './headers.ts';
+import { startHttp } from './http.ts';
+import { createMetrics } from './metrics.ts';
+import { type EncodedMessage, processRecord } from './process-record.ts';
+import type { FaultHooks, ProcessorDefinition } from './types.ts';
+
+// The engine every processor runs on: a read-committed consumer group, one transactional
+// producer per assigned input partition (kafkajs has no KIP-447, so a partition's transactional
+// id is what fences a zombie), per-record error isolation, in-place retries, retry tiers and the
+// dead-letter topic, and outputs + retry/DLT records + consumed offsets in one transaction.
+
+export interface RunProcessorOptions {
+  config: Readonly<Config>;
+  definition: ProcessorDefinition;
+  logger?: Logger;
+  faults?: FaultHooks;
+  /** Partitions handled at once by this process (each has its own producer). */
+  partitionsConsumedConcurrently?: number;
+}
+
+export interface RunningProcessor {
+  readonly httpPort: number;
+  ready(): boolean;
+  stop(): Promise<void>;
+  /** Settles when the processor stops: rejects when the consumer crashed for good. */
+  readonly done: Promise<void>;
+}
+
+interface PartitionState {
+  producer: Producer;
+  /** Next offset to handle, as committed for the group; null when the group never committed. */
+  next: bigint | null;
+}
+
+export const transactionalIdOf = (processor: string, topic: string, partition: number) =>
+  `${processor}-${topic}-${partition}`;
+
+export async function runProcessor(opts: RunProcessorOptions): Promise<RunningProcessor> {
+  const { config, definition, faults } = opts;
+  const { spec } = definition;
+  const group = spec.name;
+  const logger = (opts.logger ?? createLogger(config.logLevel)).child({ processor: group });
+  const kafka = createKafka(config.kafka, {
+    clientId: `${config.kafka.clientId}-${group}`,
+    logCreator: kafkaLogCreator(logger),
+  });
+  const metrics = createMetrics(group);
+  const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
+  const retryTopics = spec.retry.tierDelaysMs.map((_, i) => retryTopicName(group, i + 1));
+  const consumed = [...spec.inputs, ...retryTopics];
+
+  for (const [topic, schema] of Object.entries(definition.outputSchemas)) await codec.register(topic, schema);
+  for (const topic of spec.outputs) codec.schemaId(topic);
+
+  const admin = kafka.admin();
+  await admin.connect();
+  await requireTopics(admin, [...consumed, ...spec.outputs, deadLetterTopicName(group)]);
+
+  let joined = false;
+  let stopping = false;
+  const partitions = new Map<string, PartitionState>();
+  const resumeTimers = new Set<NodeJS.Timeout>();
+  let transactions = 0;
+
+  const http = await startHttp({
+    port: config.runtime.httpPort,
+    host: config.runtime.httpHost,
+    registry: metrics.registry,
+    ready: () => joined && !stopping,
+  });
+
+  const consumer = kafka.consumer({
+    groupId: group,
+    readUncommitted: false,
+    sessionTimeout: config.runtime.sessionTimeoutMs,
+    heartbeatInterval: Math.max(1_000, Math.floor(config.runtime.sessionTimeoutMs / 10)),
+    rebalanceTimeout: Math.max(60_000, config.runtime.sessionTimeoutMs * 2),
+    maxBytesPerPartition: 1_048_576,
+    maxWaitTimeInMs: 250,
+    retry: { retries: 10 },
+  });
+
+  const closeAll = async () => {
+    const states = [...partitions.values()];
+    partitions.clear();
+    await Promise.all(states.map((s) => s.producer.disconnect().catch(() => {})));
+  };
+
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    joined = true;
+    // Every (re)assignment starts from scratch: a partition we owned before may have been
+    // handled elsewhere meanwhile, so its producer must fence again and re-read the offsets.
+    void closeAll();
+    logger.info({ assignment: e.payload.memberAssignment, memberId: e.payload.memberId }, 'joined group');
+  });
+  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+    metrics.lag.set(
+      { topic: e.payload.topic, partition: String(e.payload.partition) },
+      Number(e.payload.offsetLag),
+    );
+  });
+
+  let settle!: { resolve: () => void; reject: (err: unknown) => void };
+  const done = new Promise<void>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  consumer.on(consumer.events.CRASH, (e) => {
+    if (e.payload.restart) {
+      logger.warn({ err: describeError(e.payload.error) }, 'consumer crashed; kafkajs restarts it');
+      return;
+    }
+    logger.fatal({ err: describeError(e.payload.error) }, 'consumer crashed and will not restart');
+    void stop().finally(() => settle.reject(e.payload.error));
+  });
+
+  async function openPartition(topic: string, partition: number): Promise<PartitionState> {
+    const producer = kafka.producer({
+      transactionalId: transactionalIdOf(group, topic, partition),
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 60_000,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      // A transaction that follows a commit on the same producer often meets CONCURRENT_TRANSACTIONS
+      // while the broker still writes the previous commit's markers (a few ms); kafkajs's default
+      // first backoff of 300 ms would then dominate every transaction.
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 10, maxRetryTime: 1_000 },
+    });
+    // connect() sends InitProducerId: it bumps the epoch (fencing any earlier owner of this
+    // partition) and waits until that owner's open transaction is committed or aborted, so the
+    // offsets read next are the truth.
+    await producer.connect();
+    const [fetched] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const offset = fetched?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
+    return { producer, next: offset === '-1' ? null : BigInt(offset) };
+  }
+
+  async function dropPartition(key: string): Promise<void> {
+    const state = partitions.get(key);
+    partitions.delete(key);
+    await state?.producer.disconnect().catch(() => {});
+  }
+
+  async function commit(
+    state: PartitionState,
+    topic: string,
+    partition: number,
+    messages: EncodedMessage[],
+    nextOffset: bigint,
+  ): Promise<void> {
+    const byTopic = new Map<string, TopicMessages>();
+    for (const m of messages) {
+      const entry = byTopic.get(m.topic) ?? { topic: m.topic, messages: [] };
+      entry.messages.push({ key: m.key, value: m.value, headers: m.headers });
+      byTopic.set(m.topic, entry);
+    }
+    const txn = await state.producer.transaction();
+    try {
+      if (byTopic.size > 0) await txn.sendBatch({ topicMessages: [...byTopic.values()], acks: -1 });
+      await txn.sendOffsets({
+        consumerGroupId: group,
+        topics: [{ topic, partitions: [{ partition, offset: nextOffset.toString() }] }],
+      });
+      transactions++;
+      await faults?.beforeCommit?.({ transaction: transactions, topic, partition });
+      await txn.commit();
+    } catch (err) {
+      await txn.abort().catch(() => {});
+      throw err;
+    }
+  }
+
+  async function handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    const { topic, partition } = batch;
+    const key = `${topic}:${partition}`;
+    const log = logger.child({ topic, partition });
+    let state = partitions.get(key);
+    if (state === undefined) {
+      state = await openPartition(topic, partition);
+      partitions.set(key, state);
+      log.debug({ next: state.next?.toString() ?? 'none' }, 'partition producer ready');
+    }
+    let messages: KafkaMessage[] = batch.messages;
+    if (messages.length === 0) return;
+    if (state.next !== null) {
+      const next = state.next;
+      if (BigInt(messages[0]!.offset) > next) {
+        // The fetch position ran ahead of what is committed (an aborted transaction): go back.
+        consumer.seek({ topic, partition, offset: next.toString() });
+        return;
+      }
+      messages = messages.filter((m) => BigInt(m.offset) >= next);
+      if (messages.length === 0) {
+        resolveOffset(batch.lastOffset());
+        return;
+      }
+    }
+
+    const tier = tierOf(group, topic);
+    const chunkSize = config.runtime.batchMaxRecords;
+    for (let start = 0; start < messages.length; start += chunkSize) {
+      if (!isRunning() || isStale()) return;
+      const chunk = messages.slice(start, start + chunkSize);
+      const t0 = performance.now();
+      const out: EncodedMessage[] = [];
+      let last: KafkaMessage | null = null;
+      let waitUntil = 0;
+      let handled = 0;
+      for (const message of chunk) {
+        if (!isRunning() || isStale()) break;
+        const headers = readHeaders(message.headers as Record<string, unknown>);
+        if (tier > 0 && dueAt(headers) > Date.now()) {
+          waitUntil = dueAt(headers);
+          break;
+        }
+        const outcome = await processRecord(
+          {
+            spec,
+            handler: definition.handler,
+            codec,
+            ctx: { processor: group, log: handlerLog(log, message.offset) },
+            onRetry: ({ attempt, error }) => {
+              metrics.retries.inc({ where: 'in-place' });
+              log.warn({ offset: message.offset, attempt, err: describeError(error) }, 'retrying in place');
+            },
+          },
+          {
+            topic,
+            partition,
+            offset: message.offset,
+            timestamp: message.timestamp,
+            key: message.key,
+            value: message.value,
+            headers,
+          },
+        );
+        if (outcome.ok) {
+          out.push(...outcome.messages);
+        } else {
+          const { failure } = outcome;
+          metrics.errors.inc({ kind: failure.kind });
+          if (failure.kind === 'retry') metrics.retries.inc({ where: failure.topic });
+          else metrics.deadLetters.inc();
+          log.warn(
+            {
+              offset: message.offset,
+              to: failure.topic,
+              attempts: outcome.attempts,
+              err: describeError(outcome.error),
+            },
+            failure.kind === 'retry' ? 'record sent to retry tier' : 'record dead-lettered',
+          );
+          out.push({
+            topic: failure.topic,
+            key: failure.key,
+            value: failure.value,
+            headers: failure.headers,
+          });
+        }
+        last = message;
+        handled++;
+        if (handled % 100 === 0) await heartbeat();
+      }
+      await heartbeat();
+      if (last !== null) {
+        const nextOffset = BigInt(last.offset) + 1n;
+        try {
+          await commit(state, topic, partition, out, nextOffset);
+        } catch (err) {
+          metrics.aborts.inc();
+          log.warn(
+            { err: describeError(err) },
+            'transaction aborted; the partition restarts from its committed offset',
+          );
+          const restartAt = state.next ?? BigInt(chunk[0]!.offset);
+          await dropPartition(key);
+          consumer.seek({ topic, partition, offset: restartAt.toString() });
+          return;
+        }
+        state.next = nextOffset;
+        resolveOffset(last.offset);
+        metrics.transactions.inc();
+        metrics.recordsIn.inc({ topic }, handled);
+        countOutputs(metrics, out);
+        metrics.batchSeconds.observe((performance.now() - t0) / 1000);
+      }
+      if (waitUntil > 0) {
+        pauseUntil(topic, partition, waitUntil);
+        return;
+      }
+    }
+  }
+
+  function pauseUntil(topic: string, partition: number, until: number): void {
+    // A tier's records all wait the same fixed delay, so they fall due in order: pausing the
+    // partition until the first one is due delays nothing behind it.
+    consumer.pause([{ topic, partitions: [partition] }]);
+    const timer = setTimeout(
+      () => {
+        resumeTimers.delete(timer);
+        if (!stopping) consumer.resume([{ topic, partitions: [partition] }]);
+      },
+      Math.max(0, until - Date.now()),
+    );
+    resumeTimers.add(timer);
+  }
+
+  let stopped: Promise<void> | null = null;
+  function stop(): Promise<void> {
+    stopped ??= (async () => {
+      stopping = true;
+      for (const t of resumeTimers) clearTimeout(t);
+      // disconnect() lets the batch in hand finish (its transaction commits or aborts), then
+      // leaves the group so the partitions move at once instead of after the session timeout.
+      await consumer
+        .disconnect()
+        .catch((err) => logger.warn({ err: describeError(err) }, 'consumer disconnect'));
+      await closeAll();
+      await admin.disconnect().catch(() => {});
+      await http.server.close();
+      logger.info('stopped');
+      settle.resolve();
+    })();
+    return stopped;
+  }
+
+  await consumer.connect();
+  for (const topic of consumed) await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 3,
+    eachBatch: handleBatch,
+  });
+  logger.info({ inputs: consumed, outputs: spec.outputs, httpPort: http.port }, 'processor started');
+
+  return {
+    httpPort: http.port,
+    ready: () => joined && !stopping,
+    stop,
+    done,
+  };
+}
+
+function countOutputs(metrics: ReturnType<typeof createMetrics>, out: EncodedMessage[]): void {
+  const counts = new Map<string, number>();
+  for (const m of out) counts.set(m.topic, (counts.get(m.topic) ?? 0) + 1);
+  for (const [topic, n] of counts) metrics.recordsOut.inc({ topic }, n);
+}
+
+/** The handler's logger, bound to the record's offset only when it logs (a child per record costs). */
+function handlerLog(log: Logger, offset: string) {
+  return {
+    info: (obj: object, msg?: string) => log.info({ ...obj, offset }, msg),
+    warn: (obj: object, msg?: string) => log.warn({ ...obj, offset }, msg),
+  };
+}
+
+async function requireTopics(admin: Admin, topics: readonly string[]): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((t) => !existing.has(t));
+  if (missing.length > 0) {
+    throw new PermanentError(`missing topic(s) ${missing.join(', ')}: run \`regflow topics create\` first`);
+  }
+}

@@ -1,0 +1,38 @@
+import { CleanupPolicy, type Topology } from './types.ts';
+
+// The pipeline's topics and processors, as data. Retry and dead-letter topics are not listed:
+// they follow from each processor's retry policy (describe.ts, internalTopics).
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export const topology: Topology = {
+  topics: [
+    {
+      name: 'sample.events',
+      partitions: 6,
+      cleanupPolicy: CleanupPolicy.DELETE,
+      retentionMs: 7 * DAY_MS,
+      valueSchema: 'sample-event',
+      external: true,
+      description: 'sample events written by the runtime tests and the benchmark',
+    },
+    {
+      name: 'sample.events.echoed',
+      partitions: 6,
+      cleanupPolicy: CleanupPolicy.DELETE,
+      retentionMs: 7 * DAY_MS,
+      valueSchema: 'sample-event',
+      description: 'the sample events, forwarded by echo',
+    },
+  ],
+  processors: [
+    {
+      name: 'echo',
+      description:
+        'reference processor: forwards each sample event; used by the runtime tests and the benchmark',
+      inputs: ['sample.events'],
+      outputs: ['sample.events.echoed'],
+      retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
+    },
+  ],
+};

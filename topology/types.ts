@@ -1,0 +1,44 @@
+// The topic graph as data. A processor's name is its consumer group id, the prefix of its
+// transactional ids, and the prefix of its retry and dead-letter topics: one name, used everywhere.
+
+export const CleanupPolicy = { DELETE: 'delete', COMPACT: 'compact' } as const;
+export type CleanupPolicy = (typeof CleanupPolicy)[keyof typeof CleanupPolicy];
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  cleanupPolicy: CleanupPolicy;
+  /** -1 = keep forever. */
+  retentionMs: number;
+  /** Avro schema of the record value: a file name under schemas/ without `.avsc` (e.g. 'sample-event'). */
+  valueSchema: string;
+  /** Produced outside regflow (another system, a connector, an operator): needs no producer in the graph. */
+  external?: boolean;
+  description: string;
+}
+
+export interface RetryPolicy {
+  /** Attempts per delivery, in place, with exponential backoff and jitter (the spec's "3 times"). */
+  attempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** Fixed delay of each retry tier: `<processor>.retry-1` waits tierDelaysMs[0], and so on. Empty: straight to the DLT. */
+  tierDelaysMs: readonly number[];
+}
+
+export interface ProcessorSpec {
+  /** Consumer group id; kebab-case. */
+  name: string;
+  description: string;
+  inputs: readonly string[];
+  outputs: readonly string[];
+  retry: RetryPolicy;
+}
+
+export interface Topology {
+  topics: readonly TopicSpec[];
+  processors: readonly ProcessorSpec[];
+}
+
+export const retryTopicName = (processor: string, tier: number) => `${processor}.retry-${tier}`;
+export const deadLetterTopicName = (processor: string) => `${processor}.dlt`;
