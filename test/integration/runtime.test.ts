@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../config/index.ts';
 import { waitFor } from '../../lib/retry.ts';
 import { Header } from '../../runtime/headers.ts';
 import {
@@ -35,6 +38,19 @@ afterEach(async () => {
 afterAll(async () => {
   await admin.disconnect();
 });
+
+/** Runs the regflow CLI as an operator would. */
+function regflow(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(REPO_ROOT, 'bin/regflow.js'), ...args],
+      { cwd: REPO_ROOT },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
 
 const procState = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
 
@@ -163,6 +179,39 @@ describe('processor runtime', () => {
     expect(attemptsOf('e-0')).toBeUndefined(); // first-try success carries no attempts header
     const tier1 = await readTopic(t.retries[0]!, { atLeast: 1, settleMs: 200 });
     expect(tier1.map((r) => r.value?.id)).toEqual(['e-7']);
+  });
+
+  it('(f) replays a stopped group from the earliest offset, and refuses while the group is live', async () => {
+    const t = await createEchoTopics(admin, 3);
+    const events = sampleEvents(60, 6);
+    await produceEvents(t.input, events);
+    const first = start(t);
+    await first.waitForEvent('started');
+    expect(idsOf(await readTopic(t.output, { atLeast: 60, settleMs: 500 }))).toEqual(
+      events.map((e) => e.id).sort(),
+    );
+
+    const replay = ['replay', t.group, '--to-earliest', '--topic', t.input];
+    const live = await regflow([...replay, '--execute']);
+    expect(live.code).toBe(1);
+    expect(live.stderr).toMatch(/live member/);
+
+    await first.stop();
+    const plan = await regflow(replay);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toMatch(/dry run/);
+    const [committed] = await admin.fetchOffsets({ groupId: t.group, topics: [t.input] });
+    expect(committed!.partitions.reduce((sum, p) => sum + Number(p.offset), 0)).toBe(60); // the dry run changed nothing
+
+    const applied = await regflow([...replay, '--execute']);
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toMatch(/reset 3 partitions/);
+    const [reset] = await admin.fetchOffsets({ groupId: t.group, topics: [t.input] });
+    expect(reset!.partitions.map((p) => p.offset)).toEqual(['0', '0', '0']);
+
+    start(t);
+    const out = await readTopic(t.output, { atLeast: 120 });
+    expect(idsOf(out)).toEqual(events.flatMap((e) => [e.id, e.id]).sort());
   });
 
   it('(g) refuses to start when its output schema is incompatible with the registered one', async () => {
