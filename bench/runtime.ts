@@ -121,6 +121,9 @@ async function round(contestant: Round['contestant'], records: number, n: number
     });
     const seconds = (performance.now() - t0) / 1000;
     if (!finished) throw new Error(`${contestant} did not finish`);
+    // Committed offsets alone would also be reached by dead-lettering everything: check there is none.
+    const dead = (await admin.fetchTopicOffsets(`${group}.dlt`)).reduce((n, p) => n + Number(p.high), 0);
+    if (dead > 0) throw new Error(`${contestant} dead-lettered ${dead} records: not a valid round`);
     return { contestant, seconds, recordsPerSecond: records / seconds, rssMiB: rssMiB(child.pid!) };
   } finally {
     child.kill('SIGTERM');

@@ -41,7 +41,11 @@ export interface RetryOutcome<T> {
 export function createRetry(partial: Partial<RetryOptions> = {}) {
   const options: RetryOptions = { ...DEFAULT_RETRY, ...partial };
   const shouldRetry = options.shouldRetry ?? isRetriable;
-  return async function retry<T>(fn: (attempt: number) => Promise<T>): Promise<RetryOutcome<T>> {
+  return async function retry<T>(
+    fn: (attempt: number) => Promise<T>,
+    call: Pick<RetryOptions, 'onRetry'> = {},
+  ): Promise<RetryOutcome<T>> {
+    const onRetry = call.onRetry ?? options.onRetry;
     for (let attempt = 1; ; attempt++) {
       try {
         return { value: await fn(attempt), attempts: attempt };
@@ -51,7 +55,7 @@ export function createRetry(partial: Partial<RetryOptions> = {}) {
           throw error;
         }
         const delayMs = backoffDelay(options, attempt, options.random);
-        options.onRetry?.({ attempt, delayMs, error });
+        onRetry?.({ attempt, delayMs, error });
         await sleep(delayMs, undefined, options.signal ? { signal: options.signal } : undefined);
       }
     }

@@ -3,7 +3,7 @@ import { PermanentError, RetriableError } from '../lib/errors.ts';
 import type { ProcessorSpec } from '../topology/types.ts';
 import { DecodeError } from './codec.ts';
 import { Header } from './headers.ts';
-import { processRecord, type RecordCodec } from './process-record.ts';
+import { createRecordProcessor, type RecordCodec } from './process-record.ts';
 import type { Handler } from './types.ts';
 
 // A JSON codec stands in for the registry: the routing rules do not depend on Avro.
@@ -32,9 +32,9 @@ const record = (topic = 'in', headers: Record<string, string> = {}, value = '{"n
   headers,
 });
 const run = (handler: Handler, r = record()) =>
-  processRecord({ spec, handler, codec, ctx, now: () => 1_000_000 }, r);
+  createRecordProcessor({ spec, handler, codec, now: () => 1_000_000 })(r, ctx);
 
-describe('processRecord', () => {
+describe('createRecordProcessor', () => {
   it('encodes the outputs, with no attempts header when the first attempt succeeded', async () => {
     const outcome = await run((r) => [{ topic: 'out', key: r.key, value: r.value }]);
     expect(outcome).toMatchObject({ ok: true, attempts: 1 });

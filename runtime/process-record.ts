@@ -28,56 +28,75 @@ export interface ProcessRecordDeps {
   spec: ProcessorSpec;
   handler: Handler;
   codec: RecordCodec;
-  ctx: HandlerContext;
   now?: () => number;
-  /** Called before each in-place retry (metrics, logs). */
-  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
 }
 
-export async function processRecord(deps: ProcessRecordDeps, record: FailedRecord): Promise<RecordOutcome> {
+export type RecordProcessor = (
+  record: FailedRecord,
+  ctx: HandlerContext,
+  /** Called before each in-place retry (metrics, logs). */
+  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void,
+) => Promise<RecordOutcome>;
+
+/** Builds, once per processor, the function that takes one record through decode → handler → encode. */
+export function createRecordProcessor(deps: ProcessRecordDeps): RecordProcessor {
+  const retry = createRetry({
+    attempts: deps.spec.retry.attempts,
+    initialDelayMs: deps.spec.retry.initialDelayMs,
+    maxDelayMs: deps.spec.retry.maxDelayMs,
+  });
+  return (record, ctx, onRetry) => processRecord(deps, retry, record, ctx, onRetry);
+}
+
+async function processRecord(
+  deps: ProcessRecordDeps,
+  retry: ReturnType<typeof createRetry>,
+  record: FailedRecord,
+  ctx: HandlerContext,
+  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void,
+): Promise<RecordOutcome> {
   const { spec, handler, codec } = deps;
   const before = previousAttempts(record.headers);
   let made = 0;
-  const retry = createRetry({
-    attempts: spec.retry.attempts,
-    initialDelayMs: spec.retry.initialDelayMs,
-    maxDelayMs: spec.retry.maxDelayMs,
-    onRetry: deps.onRetry,
-  });
   try {
-    const { value: messages } = await retry(async () => {
-      made++;
-      const value = await codec.decode(record.value);
-      const input: InputRecord = {
-        topic: record.headers[Header.ORIGINAL_TOPIC] ?? record.topic,
-        partition: record.partition,
-        offset: record.offset,
-        key: record.key === null ? null : record.key.toString('utf8'),
-        value,
-        headers: record.headers,
-        timestamp: record.timestamp,
-        attempt: before + made,
-      };
-      const outputs = await handler(input, deps.ctx);
-      const encoded: EncodedMessage[] = [];
-      for (const out of outputs) {
-        if (!spec.outputs.includes(out.topic)) {
-          throw new PermanentError(`handler emitted to ${out.topic}, which is not an output of ${spec.name}`);
+    const { value: messages } = await retry(
+      async () => {
+        made++;
+        const value = await codec.decode(record.value);
+        const input: InputRecord = {
+          topic: record.headers[Header.ORIGINAL_TOPIC] ?? record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          key: record.key === null ? null : record.key.toString('utf8'),
+          value,
+          headers: record.headers,
+          timestamp: record.timestamp,
+          attempt: before + made,
+        };
+        const outputs = await handler(input, ctx);
+        const encoded: EncodedMessage[] = [];
+        for (const out of outputs) {
+          if (!spec.outputs.includes(out.topic)) {
+            throw new PermanentError(
+              `handler emitted to ${out.topic}, which is not an output of ${spec.name}`,
+            );
+          }
+          // Attempts are recorded on an output only when it took more than one: a header on every
+          // record would cost every record its encoding.
+          const attempts = before + made;
+          const headers =
+            attempts > 1 ? { ...out.headers, [Header.ATTEMPTS]: String(attempts) } : { ...out.headers };
+          encoded.push({
+            topic: out.topic,
+            key: out.key,
+            value: await codec.encode(out.topic, out.value),
+            headers,
+          });
         }
-        // Attempts are recorded on an output only when it took more than one: a header on every
-        // record would cost every record its encoding.
-        const attempts = before + made;
-        const headers =
-          attempts > 1 ? { ...out.headers, [Header.ATTEMPTS]: String(attempts) } : { ...out.headers };
-        encoded.push({
-          topic: out.topic,
-          key: out.key,
-          value: await codec.encode(out.topic, out.value),
-          headers,
-        });
-      }
-      return encoded;
-    });
+        return encoded;
+      },
+      { onRetry },
+    );
     return { ok: true, messages, attempts: before + made };
   } catch (error) {
     const attempts = before + made;

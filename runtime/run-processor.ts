@@ -12,8 +12,8 @@ import { dueAt, tierOf } from './failures.ts';
 import { readHeaders } from './headers.ts';
 import { startHttp } from './http.ts';
 import { createMetrics } from './metrics.ts';
-import { type EncodedMessage, processRecord } from './process-record.ts';
-import type { FaultHooks, ProcessorDefinition } from './types.ts';
+import { createRecordProcessor, type EncodedMessage } from './process-record.ts';
+import type { FaultHooks, HandlerContext, ProcessorDefinition } from './types.ts';
 
 // The engine every processor runs on: a read-committed consumer group, one transactional
 // producer per assigned input partition (kafkajs has no KIP-447, so a partition's transactional
@@ -63,6 +63,7 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
   for (const [topic, schema] of Object.entries(definition.outputSchemas)) await codec.register(topic, schema);
   for (const topic of spec.outputs) codec.schemaId(topic);
 
+  const processOne = createRecordProcessor({ spec, handler: definition.handler, codec });
   const admin = kafka.admin();
   await admin.connect();
   await requireTopics(admin, [...consumed, ...spec.outputs, deadLetterTopicName(group)]);
@@ -224,17 +225,7 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
           waitUntil = dueAt(headers);
           break;
         }
-        const outcome = await processRecord(
-          {
-            spec,
-            handler: definition.handler,
-            codec,
-            ctx: { processor: group, log: handlerLog(log, message.offset) },
-            onRetry: ({ attempt, error }) => {
-              metrics.retries.inc({ where: 'in-place' });
-              log.warn({ offset: message.offset, attempt, err: describeError(error) }, 'retrying in place');
-            },
-          },
+        const outcome = await processOne(
           {
             topic,
             partition,
@@ -243,6 +234,14 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
             key: message.key,
             value: message.value,
             headers,
+          },
+          new HandlerLog(group, log, message.offset),
+          (info) => {
+            metrics.retries.inc({ where: 'in-place' });
+            log.warn(
+              { offset: message.offset, attempt: info.attempt, err: describeError(info.error) },
+              'retrying in place',
+            );
           },
         );
         if (outcome.ok) {
@@ -359,12 +358,22 @@ function countOutputs(metrics: ReturnType<typeof createMetrics>, out: EncodedMes
   for (const [topic, n] of counts) metrics.recordsOut.inc({ topic }, n);
 }
 
-/** The handler's logger, bound to the record's offset only when it logs (a child per record costs). */
-function handlerLog(log: Logger, offset: string) {
-  return {
-    info: (obj: object, msg?: string) => log.info({ ...obj, offset }, msg),
-    warn: (obj: object, msg?: string) => log.warn({ ...obj, offset }, msg),
-  };
+/** The handler's context: its logger adds the record's offset only when it logs (a child logger per record costs). */
+class HandlerLog implements HandlerContext {
+  constructor(
+    readonly processor: string,
+    private readonly logger: Logger,
+    private readonly offset: string,
+  ) {}
+  get log(): HandlerContext['log'] {
+    return this;
+  }
+  info(obj: object, msg?: string): void {
+    this.logger.info({ ...obj, offset: this.offset }, msg);
+  }
+  warn(obj: object, msg?: string): void {
+    this.logger.warn({ ...obj, offset: this.offset }, msg);
+  }
 }
 
 async function requireTopics(admin: Admin, topics: readonly string[]): Promise<void> {
