@@ -15,7 +15,7 @@ export function registerRun(program: Command): void {
       if (!make)
         throw new UsageError(`unknown processor '${name}' (known: ${Object.keys(PROCESSORS).join(', ')})`);
       const config = loadConfig();
-      const logger = createLogger(config.logLevel);
+      const logger = createLogger(config.logLevel, { processor: name });
       const running = await runProcessor({ config, definition: make(), logger });
       let signals = 0;
       const shutdown = (signal: NodeJS.Signals) => {

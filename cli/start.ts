@@ -39,9 +39,16 @@ async function runPipeline(basePort: number): Promise<void> {
     return spawn(process.execPath, [join(REPO_ROOT, 'bin/regflow.js'), 'run', name], {
       env: { ...process.env, REGFLOW_HTTP_PORT: String(port) },
       stdio: ['ignore', 'inherit', 'inherit'],
+      // Own process group: a Ctrl-C reaches the children once, through `forward`, not twice.
+      detached: true,
     });
   });
+  // npm and tsx relay a Ctrl-C too, so this process can see one signal several times: pass it
+  // on once, or the children would take the repeat for an operator's "stop now".
+  let forwarded = false;
   const forward = (signal: NodeJS.Signals) => {
+    if (forwarded) return;
+    forwarded = true;
     for (const c of children) c.kill(signal);
   };
   process.on('SIGINT', forward);

@@ -56,3 +56,16 @@ describe('schema registry (Confluent API via @kafkajs/confluent-schema-registry)
     expect(await res.json()).toMatchObject({ compatibilityLevel: 'BACKWARD' });
   });
 });
+
+describe('Codec (the runtime’s decode path)', () => {
+  it('treats an unknown schema id and a wrong magic byte as permanent decode errors', async () => {
+    const { Codec, DecodeError } = await import('../../runtime/codec.ts');
+    const { isRetriable } = await import('../../lib/errors.ts');
+    const codec = new Codec(registry);
+    const unknownId = Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0, 2, 4]);
+    const error = await codec.decode(unknownId).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DecodeError);
+    expect(isRetriable(error)).toBe(false);
+    await expect(codec.decode(Buffer.from('{"json":true}'))).rejects.toThrow(/magic byte/);
+  });
+});
