@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
 import { createKafka } from '../lib/clients.ts';
 import { PermanentError, UsageError } from '../lib/errors.ts';
+import { formatTable } from '../lib/format.ts';
 import {
   applyReset,
   type PlanRow,
@@ -78,24 +79,15 @@ export function inputTopicsOf(graph: Topology, processor: string): string[] {
 }
 
 export function formatPlan(plan: readonly PlanRow[]): string {
-  const rows = [
+  return formatTable(
     ['TOPIC', 'PARTITION', 'CURRENT', 'TARGET'],
-    ...plan.map((r) => [
+    plan.map((r) => [
       r.topic,
       String(r.partition),
       r.current === null ? '-' : String(r.current),
       String(r.target),
     ]),
-  ];
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  return rows
-    .map((row) =>
-      row
-        .map((cell, c) => cell.padEnd(widths[c]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  );
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];

@@ -3,8 +3,9 @@ import type { Admin } from 'kafkajs';
 import { loadConfig } from '../config/index.ts';
 import { createKafka } from '../lib/clients.ts';
 import { InfraError } from '../lib/errors.ts';
+import { formatTable } from '../lib/format.ts';
 import { type EnsureReport, ensureTopics, listTopicsWithLag, type TopicStatus } from '../topology/admin.ts';
-import { allTopics, formatDuration, formatTable } from '../topology/describe.ts';
+import { allTopics, formatDuration } from '../topology/describe.ts';
 import { topology } from '../topology/index.ts';
 import { assertValidTopology } from './topology.ts';
 

@@ -3,28 +3,23 @@ import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
 import { describeError } from '../lib/errors.ts';
+import { formatTable } from '../lib/format.ts';
 import { down, logFiles, type ServiceReport, status, up } from './stack.ts';
 
 // `npm run infra -- up|down|status|logs [service...]`: the local services as processes.
 
 function table(reports: ServiceReport[]): string {
-  const rows = reports.map((r) => [
-    r.name,
-    r.state,
-    r.pid === undefined ? '' : `pid ${r.pid}`,
-    r.rssMiB === undefined ? '' : `${r.rssMiB} MiB`,
-    r.endpoint,
-    r.describe,
-  ]);
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows
-    .map((row) =>
-      row
-        .map((cell, i) => cell.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return formatTable(
+    ['service', 'state', 'pid', 'memory', 'endpoint', 'what'],
+    reports.map((r) => [
+      r.name,
+      r.state,
+      r.pid === undefined ? '' : String(r.pid),
+      r.rssMiB === undefined ? '' : `${r.rssMiB} MiB`,
+      r.endpoint,
+      r.describe,
+    ]),
+  );
 }
 
 const program = new Command('infra')

@@ -101,7 +101,6 @@ async function upOne(svc: LocalService, config: Readonly<Config>, print: Printer
       );
     }
   }
-  await svc.provision(ctx);
   ensureDir(ctx.dataDir);
   ensureDir(ctx.runDir);
   ensureDir(join(config.paths.dataDir, 'logs'));
@@ -153,10 +152,9 @@ export async function up(
     print(`wiped data of ${selected.map((s) => s.name).join(', ')}`);
   }
   for (const svc of selected) {
-    if (!svc.isExternal(config) && ownPid(layout(config, svc, print).pidFile) === null) {
-      const { ctx } = layout(config, svc, print);
-      await svc.provision(ctx);
-    }
+    if (svc.isExternal(config)) continue;
+    const { ctx, pidFile } = layout(config, svc, print);
+    if (ownPid(pidFile) === null) await svc.provision(ctx);
   }
   const results = await Promise.allSettled(selected.map((svc) => upOne(svc, config, print)));
   const failures = results.flatMap((r, i) =>

@@ -66,7 +66,12 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
   const processOne = createRecordProcessor({ spec, handler: definition.handler, codec });
   const admin = kafka.admin();
   await admin.connect();
-  await requireTopics(admin, [...consumed, ...spec.outputs, deadLetterTopicName(group)]);
+  try {
+    await requireTopics(admin, [...consumed, ...spec.outputs, deadLetterTopicName(group)]);
+  } catch (err) {
+    await admin.disconnect();
+    throw err;
+  }
 
   let joined = false;
   let stopping = false;
@@ -79,6 +84,12 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
     host: config.runtime.httpHost,
     registry: metrics.registry,
     ready: () => joined && !stopping,
+  }).catch(async (err: NodeJS.ErrnoException) => {
+    await admin.disconnect();
+    if (err.code !== 'EADDRINUSE') throw err;
+    throw new PermanentError(
+      `port ${config.runtime.httpPort} (REGFLOW_HTTP_PORT) is taken: give each processor process its own, or 0`,
+    );
   });
 
   const consumer = kafka.consumer({
@@ -103,6 +114,7 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
     // Every (re)assignment starts from scratch: a partition we owned before may have been
     // handled elsewhere meanwhile, so its producer must fence again and re-read the offsets.
     void closeAll();
+    metrics.lag.reset();
     logger.info({ assignment: e.payload.memberAssignment, memberId: e.payload.memberId }, 'joined group');
   });
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
@@ -334,14 +346,19 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
     return stopped;
   }
 
-  await consumer.connect();
-  for (const topic of consumed) await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 3,
-    eachBatch: handleBatch,
-  });
+  try {
+    await consumer.connect();
+    for (const topic of consumed) await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 3,
+      eachBatch: handleBatch,
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
   logger.info({ inputs: consumed, outputs: spec.outputs, httpPort: http.port }, 'processor started');
 
   return {

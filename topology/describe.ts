@@ -1,3 +1,4 @@
+import { formatTable } from '../lib/format.ts';
 import { schemaExists } from '../schemas/index.ts';
 import {
   CleanupPolicy,
@@ -228,14 +229,4 @@ export function formatDuration(ms: number): string {
     if (ms >= size && (ms % size === 0 || unit === 's')) return `${Number((ms / size).toFixed(2))}${unit}`;
   }
   return `${ms}ms`;
-}
-
-export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
 }

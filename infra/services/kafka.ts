@@ -60,14 +60,15 @@ export const kafka: LocalService = {
       mvn,
       [
         '-B',
-        '-ntp',
         '-f',
         join(REPO_ROOT, 'infra/kafka/pom.xml'),
         'dependency:copy-dependencies',
         `-DoutputDirectory=${libs}`,
         '-DincludeScope=runtime',
       ],
-      { print: (l) => /Downloaded|Copying|BUILD|ERROR/.test(l) && ctx.print(l) },
+      {
+        print: (l) => /^\[INFO\] Downloaded from|BUILD|ERROR/.test(l) && ctx.print(l.replace('[INFO] ', '')),
+      },
     );
     ctx.print(`${readdirSync(libs).length} jars ready`);
     stamp.write();

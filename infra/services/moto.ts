@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { REPO_ROOT } from '../../config/index.ts';
 import { createDynamoDb } from '../../lib/clients.ts';
 import { requireCommand } from '../prereqs.ts';
 import { runStep } from '../proc.ts';
@@ -11,6 +14,13 @@ import { cacheStamp, type LocalService } from '../service.ts';
 
 export const MOTO_VERSION = '5.2.5';
 const PORT = 4566;
+const REQUIREMENTS = 'infra/moto/requirements.txt';
+
+const requirementsHash = () =>
+  createHash('sha256')
+    .update(readFileSync(join(REPO_ROOT, REQUIREMENTS)))
+    .digest('hex')
+    .slice(0, 16);
 
 export const moto: LocalService = {
   name: 'dynamodb',
@@ -26,17 +36,26 @@ export const moto: LocalService = {
 
   async provision(ctx) {
     const venv = join(ctx.cacheDir, 'venv');
-    const stamp = cacheStamp(ctx.cacheDir, `moto ${MOTO_VERSION}`);
+    const stamp = cacheStamp(ctx.cacheDir, `moto ${MOTO_VERSION} ${requirementsHash()}`);
     if (stamp.ok()) return;
     const python = await requireCommand(
       'python3',
       "install Python 3.9+ (Debian packages 'python3' and 'python3-venv')",
     );
-    ctx.print(`creating a virtualenv in ${venv} and installing moto[server]==${MOTO_VERSION} from PyPI`);
+    ctx.print(
+      `creating a virtualenv in ${venv} and installing moto[server]==${MOTO_VERSION} from PyPI (pinned: ${REQUIREMENTS})`,
+    );
     await runStep(python, ['-m', 'venv', '--clear', venv], { print: ctx.print });
     await runStep(
       join(venv, 'bin', 'pip'),
-      ['install', '--disable-pip-version-check', '--progress-bar', 'off', `moto[server]==${MOTO_VERSION}`],
+      [
+        'install',
+        '--disable-pip-version-check',
+        '--progress-bar',
+        'off',
+        '-r',
+        join(REPO_ROOT, REQUIREMENTS),
+      ],
       { print: (l) => /^(Collecting|Successfully|ERROR)/.test(l) && ctx.print(l) },
     );
     stamp.write();

@@ -47,12 +47,13 @@ export const schemaRegistry: LocalService = {
       mvn,
       [
         '-B',
-        '-ntp',
         'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy',
         `-Dartifact=${ARTIFACT}`,
         `-DoutputDirectory=${download}`,
       ],
-      { print: (l) => /Downloaded|Copying|BUILD|ERROR/.test(l) && ctx.print(l) },
+      {
+        print: (l) => /^\[INFO\] Downloaded from|BUILD|ERROR/.test(l) && ctx.print(l.replace('[INFO] ', '')),
+      },
     );
     rmSync(dist, { recursive: true, force: true });
     ensureDir(dist);
