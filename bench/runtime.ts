@@ -14,7 +14,7 @@ import { loadSchema } from '../schemas/index.ts';
 // contestant, and times from its group join until its committed offsets reach the input's end.
 
 const config = loadConfig();
-const kafka = createKafka(config.kafka, { logLevel: 1 });
+const kafka = createKafka(config.kafka, { logLevel: 0 });
 const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
 const PARTITIONS = 6;
 
@@ -153,5 +153,11 @@ export async function benchRuntime(args: { records: number; rounds: number }): P
   const bare = med('bare');
   console.log(`median bare kafkajs loop (at-least-once): ${Math.round(bare)} records/s`);
   console.log(`median runtime (exactly-once):            ${Math.round(rt)} records/s`);
+  const paired = rounds
+    .filter((r) => r.contestant === 'runtime')
+    .map((r, i) => r.recordsPerSecond / rounds.filter((b) => b.contestant === 'bare')[i]!.recordsPerSecond);
   console.log(`ratio runtime / bare: ${(rt / bare).toFixed(2)} (goal >= 0.80)`);
+  console.log(
+    `per-round ratios: ${paired.map((x) => x.toFixed(2)).join(' ')} (median ${median(paired).toFixed(2)})`,
+  );
 }
