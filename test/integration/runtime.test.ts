@@ -75,6 +75,22 @@ describe('processor runtime', () => {
     expect(byKey.size).toBe(24);
     for (const seqs of byKey.values()) expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
     expect(new Set(out.map((r) => r.partition)).size).toBeGreaterThan(1);
+
+    // Each process serves health, readiness and metrics; between them they counted every record.
+    let counted = 0;
+    for (const p of [a, b]) {
+      const { httpPort } = (await p.waitForEvent('started')) as { httpPort: number };
+      const base = `http://127.0.0.1:${httpPort}`;
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toMatch(/regflow_consumer_lag\{/);
+      expect(metrics).toMatch(/regflow_batch_duration_seconds_count\{/);
+      counted += Number(
+        new RegExp(`regflow_records_out_total\\{topic="${t.output}"[^}]*\\} (\\d+)`).exec(metrics)?.[1] ?? 0,
+      );
+    }
+    expect(counted).toBe(600);
   });
 
   it('(b) loses and duplicates nothing when a processor is killed -9 between send and commit', async () => {
