@@ -78,10 +78,21 @@ function cmdline(pid: number): string {
  */
 export function ownPid(pidFile: string): number | null {
   if (!existsSync(pidFile)) return null;
-  const [pidLine = '', marker = ''] = readFileSync(pidFile, 'utf8').split('\n');
+  const [pidLine = '', marker = '', started = ''] = readFileSync(pidFile, 'utf8').split('\n');
   const pid = Number.parseInt(pidLine.trim(), 10);
   if (!Number.isInteger(pid) || pid <= 0 || marker === '' || !isAlive(pid)) return null;
+  // The start time tells a reused pid apart even when its command line looks like ours.
+  if (started !== '' && startTime(pid) !== started) return null;
   return cmdline(pid).includes(marker) ? pid : null;
+}
+
+/** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
+function startTime(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
 }
 
 export interface DaemonSpec {
@@ -97,6 +108,11 @@ export interface DaemonSpec {
 
 /** Starts a detached daemon whose output goes to its log file, and records its pid. */
 export function startDaemon(spec: DaemonSpec): number {
+  if (spec.cmd.startsWith('/') && !existsSync(spec.cmd)) {
+    throw new InfraError(
+      `${spec.cmd} is missing: delete its folder in the cache so that \`up\` provisions it again`,
+    );
+  }
   const fd = openSync(spec.logFile, 'a');
   try {
     const child = spawn(spec.cmd, spec.args, {
@@ -105,9 +121,12 @@ export function startDaemon(spec: DaemonSpec): number {
       detached: true,
       stdio: ['ignore', fd, fd],
     });
+    // A spawn failure (ENOENT, EACCES) arrives as an 'error' event; without a listener it would
+    // crash the whole `up` with a stack trace instead of this message.
+    child.once('error', () => {});
     if (child.pid === undefined) throw new InfraError(`cannot start ${spec.cmd}`);
     child.unref();
-    writeFileSync(spec.pidFile, `${child.pid}\n${spec.marker}\n`);
+    writeFileSync(spec.pidFile, `${child.pid}\n${spec.marker}\n${startTime(child.pid)}\n`);
     return child.pid;
   } finally {
     closeSync(fd);

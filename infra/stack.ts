@@ -106,15 +106,17 @@ async function upOne(svc: LocalService, config: Readonly<Config>, print: Printer
   ensureDir(join(config.paths.dataDir, 'logs'));
   const command = await svc.command(ctx);
   const pid = startDaemon({ ...command, logFile: ctx.logFile, pidFile });
+  let exited = false;
   const ok = await waitFor(
     async () => {
-      if (ownPid(pidFile) === null) throw new InfraError('exited');
-      return svc.healthy(config);
+      // A daemon that died is reported at once, not after the whole start timeout.
+      exited = ownPid(pidFile) === null;
+      return exited || svc.healthy(config);
     },
     { timeoutMs: svc.startTimeoutMs, intervalMs: 300 },
   );
-  if (!ok) {
-    const alive = ownPid(pidFile) !== null;
+  if (!ok || exited) {
+    const alive = !exited;
     await stopDaemon(pidFile, 5_000);
     throw new InfraError(
       `${svc.name} ${alive ? `did not become healthy within ${svc.startTimeoutMs / 1000}s` : 'exited during start-up'}; ` +

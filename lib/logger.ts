@@ -19,6 +19,10 @@ export function createLogger(level: string, bindings: Record<string, unknown> = 
 
 // kafkajs logs retriable protocol conditions (coordinator loading, concurrent transactions) at
 // ERROR although it retries them itself; they are noise unless they persist.
+// kafkajs warns that capping an idempotent producer's retries "may invalidate EoS"; regflow caps
+// them on transactional producers on purpose (a failed send aborts the transaction).
+const EXPECTED_WARNINGS = /Limiting retries for the idempotent producer/;
+
 const RETRIED_BY_KAFKAJS =
   /coordinator is loading|coordinator is not available|not the correct coordinator|concurrent operation on the same transaction|CONCURRENT_TRANSACTIONS|There is no leader for this topic-partition|leadership election/i;
 
@@ -36,6 +40,7 @@ export function kafkaLogCreator(logger: Logger) {
       const child = logger.child({ component: 'kafkajs' });
       if (level === KafkaLogLevel.ERROR && RETRIED_BY_KAFKAJS.test(text)) child.debug(extra, message);
       else if (level === KafkaLogLevel.ERROR) child.error(extra, message);
+      else if (level === KafkaLogLevel.WARN && EXPECTED_WARNINGS.test(message)) child.debug(extra, message);
       else if (level === KafkaLogLevel.WARN) child.warn(extra, message);
       else if (level === KafkaLogLevel.INFO) child.debug(extra, message);
       else child.trace(extra, message);

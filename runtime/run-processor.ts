@@ -39,9 +39,20 @@ export interface RunningProcessor {
 
 interface PartitionState {
   producer: Producer;
+  /** The group generation (our count of joins) the producer was opened in. */
+  generation: number;
   /** Next offset to handle, as committed for the group; null when the group never committed. */
   next: bigint | null;
 }
+
+/** How long a graceful stop waits for the batch in hand before closing regardless. */
+const STOP_TIMEOUT_MS = 30_000;
+
+/** kafkajs's Batch keeps where its fetch started, but its types do not say so. */
+const fetchedOffsetOf = (batch: EachBatchPayload['batch']) =>
+  (batch as unknown as { fetchedOffset: string }).fetchedOffset;
+
+const maxOffset = (a: string, b: string) => (BigInt(a) >= BigInt(b) ? a : b);
 
 export const transactionalIdOf = (processor: string, topic: string, partition: number) =>
   `${processor}-${topic}-${partition}`;
@@ -109,11 +120,18 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
     await Promise.all(states.map((s) => s.producer.disconnect().catch(() => {})));
   };
 
+  let generation = 0;
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joined = true;
     // Every (re)assignment starts from scratch: a partition we owned before may have been
     // handled elsewhere meanwhile, so its producer must fence again and re-read the offsets.
-    void closeAll();
+    // Producers of partitions we still own are replaced by their next batch (one may be
+    // committing right now); those of partitions we lost are closed (their commit must fail).
+    generation++;
+    const assigned = new Set(
+      Object.entries(e.payload.memberAssignment).flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)),
+    );
+    for (const key of [...partitions.keys()]) if (!assigned.has(key)) void dropPartition(key);
     metrics.lag.reset();
     logger.info({ assignment: e.payload.memberAssignment, memberId: e.payload.memberId }, 'joined group');
   });
@@ -147,15 +165,23 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
       // A transaction that follows a commit on the same producer often meets CONCURRENT_TRANSACTIONS
       // while the broker still writes the previous commit's markers (a few ms); kafkajs's default
       // first backoff of 300 ms would then dominate every transaction.
-      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 10, maxRetryTime: 1_000 },
+      // Capped (about a minute) so an unreachable broker fails the transaction, which aborts and
+      // restarts the partition, instead of retrying forever and blocking a graceful stop.
+      retry: { retries: 60, initialRetryTime: 10, maxRetryTime: 1_000 },
     });
     // connect() sends InitProducerId: it bumps the epoch (fencing any earlier owner of this
     // partition) and waits until that owner's open transaction is committed or aborted, so the
     // offsets read next are the truth.
-    await producer.connect();
-    const [fetched] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    const offset = fetched?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
-    return { producer, next: offset === '-1' ? null : BigInt(offset) };
+    const opened = generation;
+    try {
+      await producer.connect();
+      const [fetched] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      const offset = fetched?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
+      return { producer, generation: opened, next: offset === '-1' ? null : BigInt(offset) };
+    } catch (err) {
+      await producer.disconnect().catch(() => {});
+      throw err;
+    }
   }
 
   async function dropPartition(key: string): Promise<void> {
@@ -199,6 +225,10 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
     const key = `${topic}:${partition}`;
     const log = logger.child({ topic, partition });
     let state = partitions.get(key);
+    if (state !== undefined && state.generation !== generation) {
+      await dropPartition(key);
+      state = undefined;
+    }
     if (state === undefined) {
       state = await openPartition(topic, partition);
       partitions.set(key, state);
@@ -208,7 +238,9 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
     if (messages.length === 0) return;
     if (state.next !== null) {
       const next = state.next;
-      if (BigInt(messages[0]!.offset) > next) {
+      // Compare where the fetch started, not the first record: transaction markers and aborted
+      // records between the committed offset and the first record are invisible but legitimate.
+      if (BigInt(fetchedOffsetOf(batch)) > next) {
         // The fetch position ran ahead of what is committed (an aborted transaction): go back.
         consumer.seek({ topic, partition, offset: next.toString() });
         return;
@@ -281,11 +313,16 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
         }
         last = message;
         handled++;
-        if (handled % 100 === 0) await heartbeat();
+        // kafkajs sends heartbeats only when asked (it throttles them to heartbeatInterval): ask
+        // after every record, or slow handlers and retries would outlast the session timeout.
+        await heartbeat();
       }
-      await heartbeat();
       if (last !== null) {
-        const nextOffset = BigInt(last.offset) + 1n;
+        // At the end of the batch, step over trailing markers / aborted records too, so the
+        // committed offset is where the next fetch starts.
+        const atBatchEnd = last === batch.messages[batch.messages.length - 1];
+        const resolved = atBatchEnd ? maxOffset(last.offset, batch.lastOffset()) : last.offset;
+        const nextOffset = BigInt(resolved) + 1n;
         try {
           await commit(state, topic, partition, out, nextOffset);
         } catch (err) {
@@ -300,7 +337,7 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
           return;
         }
         state.next = nextOffset;
-        resolveOffset(last.offset);
+        resolveOffset(resolved);
         metrics.transactions.inc();
         metrics.recordsIn.inc({ topic }, handled);
         countOutputs(metrics, out);
@@ -316,14 +353,22 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
   function pauseUntil(topic: string, partition: number, until: number): void {
     // A tier's records all wait the same fixed delay, so they fall due in order: pausing the
     // partition until the first one is due delays nothing behind it.
+    if (stopping) return;
     consumer.pause([{ topic, partitions: [partition] }]);
     const timer = setTimeout(
       () => {
         resumeTimers.delete(timer);
-        if (!stopping) consumer.resume([{ topic, partitions: [partition] }]);
+        if (stopping) return;
+        try {
+          consumer.resume([{ topic, partitions: [partition] }]);
+        } catch (err) {
+          // kafkajs throws while it restarts a crashed consumer; the restart resumes fetching anyway.
+          logger.warn({ topic, partition, err: describeError(err) }, 'could not resume a retry tier');
+        }
       },
       Math.max(0, until - Date.now()),
     );
+    timer.unref();
     resumeTimers.add(timer);
   }
 
@@ -334,9 +379,20 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
       for (const t of resumeTimers) clearTimeout(t);
       // disconnect() lets the batch in hand finish (its transaction commits or aborts), then
       // leaves the group so the partitions move at once instead of after the session timeout.
-      await consumer
+      const disconnected = consumer
         .disconnect()
-        .catch((err) => logger.warn({ err: describeError(err) }, 'consumer disconnect'));
+        .then(() => true)
+        .catch((err) => {
+          logger.warn({ err: describeError(err) }, 'consumer disconnect');
+          return true;
+        });
+      const timedOut = new Promise<boolean>((r) => setTimeout(() => r(false), STOP_TIMEOUT_MS).unref());
+      if (!(await Promise.race([disconnected, timedOut]))) {
+        logger.error(
+          { timeoutMs: STOP_TIMEOUT_MS },
+          'the batch in hand did not finish in time; closing anyway',
+        );
+      }
       await closeAll();
       await admin.disconnect().catch(() => {});
       await http.server.close();

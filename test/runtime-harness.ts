@@ -83,6 +83,29 @@ export async function produceEvents(topic: string, events: SampleEvent[]): Promi
   }
 }
 
+/** Writes each group of events in its own Kafka transaction, so the topic carries commit markers. */
+export async function produceEventsTransactionally(topic: string, groups: SampleEvent[][]): Promise<void> {
+  const producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    transactionalId: `test-producer-${randomUUID()}`,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  await producer.connect();
+  try {
+    for (const events of groups) {
+      const messages = await Promise.all(
+        events.map(async (e) => ({ key: e.key, value: await codec.encode(topic, e) })),
+      );
+      const txn = await producer.transaction();
+      await txn.send({ topic, messages, acks: -1 });
+      await txn.commit();
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
 export async function produceRaw(topic: string, messages: { key: string; value: Buffer }[]): Promise<void> {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();

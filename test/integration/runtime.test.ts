@@ -12,6 +12,7 @@ import {
   idsOf,
   kafka,
   produceEvents,
+  produceEventsTransactionally,
   produceRaw,
   readTopic,
   sampleEvents,
@@ -195,6 +196,28 @@ describe('processor runtime', () => {
     expect(attemptsOf('e-0')).toBeUndefined(); // first-try success carries no attempts header
     const tier1 = await readTopic(t.retries[0]!, { atLeast: 1, settleMs: 200 });
     expect(tier1.map((r) => r.value?.id)).toEqual(['e-7']);
+  });
+
+  it('(h) flows through inputs and retry tiers written in transactions (commit markers between records)', async () => {
+    const t = await createEchoTopics(admin, 1, [300]);
+    const first = sampleEvents(10, 2, (i) => (i === 4 ? 'transient:4' : 'ok'));
+    const second = sampleEvents(10, 2, (i) => (i === 4 ? 'transient:4' : 'ok')).map((e) => ({
+      ...e,
+      id: `second-${e.id}`,
+    }));
+    await produceEventsTransactionally(t.input, [first.slice(0, 5), first.slice(5)]);
+    start(t, { FIXTURE_TIERS: '300' });
+    await readTopic(t.output, { atLeast: 10, settleMs: 0 });
+    // The second transient record reaches retry-1 in a later transaction than the first one.
+    await produceEventsTransactionally(t.input, [second.slice(0, 5), second.slice(5)]);
+
+    const out = await readTopic(t.output, { atLeast: 20 });
+    expect(idsOf(out)).toEqual([...first, ...second].map((e) => e.id).sort());
+    const tier1 = await readTopic(t.retries[0]!, { atLeast: 2, settleMs: 200 });
+    expect(tier1.map((r) => r.value?.id).sort()).toEqual(['e-4', 'second-e-4']);
+    const [committed] = await admin.fetchOffsets({ groupId: t.group, topics: [t.input, t.retries[0]!] });
+    const ends = await admin.fetchTopicOffsets(t.input);
+    expect(committed!.partitions[0]!.offset).toBe(ends[0]!.high); // committed past the last marker
   });
 
   it('(f) replays a stopped group from the earliest offset, and refuses while the group is live', async () => {
