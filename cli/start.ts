@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, REPO_ROOT } from '../config/index.ts';
 import { up } from '../infra/stack.ts';
+import { createSchemaRegistry } from '../lib/clients.ts';
 import { PROCESSORS } from '../processors/index.ts';
+import { Codec } from '../runtime/codec.ts';
+import { loadSchema } from '../schemas/index.ts';
 import { ensureTopics } from '../topology/admin.ts';
 import { allTopics } from '../topology/describe.ts';
 import { topology } from '../topology/index.ts';
@@ -23,6 +26,11 @@ export function registerStart(program: Command): void {
       const topics = await withAdmin((admin) => ensureTopics(admin, allTopics(topology)), config);
       for (const line of formatEnsureReport({ ...topics, ok: [] })) console.log(line);
       if (topics.ok.length > 0) console.log(`topics           ${topics.ok.length} as in the topology`);
+      // Every declared topic's value schema, under `<topic>-value`, so producers outside regflow
+      // (the external inputs) find it; the registry refuses one that breaks compatibility.
+      const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
+      for (const t of topology.topics) await codec.register(t.name, loadSchema(t.valueSchema));
+      console.log(`schemas          ${topology.topics.length} registered (<topic>-value)`);
       await runPipeline(config.runtime.httpPort);
     });
 }
