@@ -15,16 +15,16 @@ export function registerRun(program: Command): void {
       if (!make)
         throw new UsageError(`unknown processor '${name}' (known: ${Object.keys(PROCESSORS).join(', ')})`);
       const config = loadConfig();
-      const logger = createLogger(config.logLevel, { processor: name });
+      const logger = createLogger(config.logLevel);
       const running = await runProcessor({ config, definition: make(), logger });
       let signals = 0;
       const shutdown = (signal: NodeJS.Signals) => {
         signals++;
         if (signals > 1) {
-          logger.warn({ signal }, 'second signal: exiting without a graceful stop');
+          logger.warn({ processor: name, signal }, 'second signal: exiting without a graceful stop');
           process.exit(130);
         }
-        logger.info({ signal }, 'stopping: finishing the transaction in hand, then leaving the group');
+        logger.info({ processor: name, signal }, 'stopping: finishing the transaction in hand, then leaving the group');
         void running.stop();
       };
       process.on('SIGTERM', shutdown);
