@@ -24,7 +24,10 @@ export function registerRun(program: Command): void {
           logger.warn({ processor: name, signal }, 'second signal: exiting without a graceful stop');
           process.exit(130);
         }
-        logger.info({ processor: name, signal }, 'stopping: finishing the transaction in hand, then leaving the group');
+        logger.info(
+          { processor: name, signal },
+          'stopping: finishing the transaction in hand, then leaving the group',
+        );
         void running.stop();
       };
       process.on('SIGTERM', shutdown);
