@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Admin, EachBatchPayload, KafkaMessage, Producer, TopicMessages } from 'kafkajs';
-import { Partitioners } from 'kafkajs';
+import type { Admin, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import { createKafka, createSchemaRegistry } from '../lib/clients.ts';
@@ -13,6 +12,7 @@ import { readHeaders } from './headers.ts';
 import { startHttp } from './http.ts';
 import { createMetrics } from './metrics.ts';
 import { createRecordProcessor, type EncodedMessage } from './process-record.ts';
+import { PartitionProducers } from './transactions.ts';
 import type { FaultHooks, HandlerContext, ProcessorDefinition } from './types.ts';
 
 // The engine every processor runs on: a read-committed consumer group, one transactional
@@ -37,14 +37,6 @@ export interface RunningProcessor {
   readonly done: Promise<void>;
 }
 
-interface PartitionState {
-  producer: Producer;
-  /** The group generation (our count of joins) the producer was opened in. */
-  generation: number;
-  /** Next offset to handle, as committed for the group; null when the group never committed. */
-  next: bigint | null;
-}
-
 /** How long a graceful stop waits for the batch in hand before closing regardless. */
 const STOP_TIMEOUT_MS = 30_000;
 
@@ -53,9 +45,6 @@ const fetchedOffsetOf = (batch: EachBatchPayload['batch']) =>
   (batch as unknown as { fetchedOffset: string }).fetchedOffset;
 
 const maxOffset = (a: string, b: string) => (BigInt(a) >= BigInt(b) ? a : b);
-
-export const transactionalIdOf = (processor: string, topic: string, partition: number) =>
-  `${processor}-${topic}-${partition}`;
 
 export async function runProcessor(opts: RunProcessorOptions): Promise<RunningProcessor> {
   const { config, definition, faults } = opts;
@@ -86,9 +75,7 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
 
   let joined = false;
   let stopping = false;
-  const partitions = new Map<string, PartitionState>();
   const resumeTimers = new Set<NodeJS.Timeout>();
-  let transactions = 0;
 
   const http = await startHttp({
     port: config.runtime.httpPort,
@@ -114,24 +101,11 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
     retry: { retries: 10 },
   });
 
-  const closeAll = async () => {
-    const states = [...partitions.values()];
-    partitions.clear();
-    await Promise.all(states.map((s) => s.producer.disconnect().catch(() => {})));
-  };
+  const producers = new PartitionProducers(kafka, admin, group, faults);
 
-  let generation = 0;
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joined = true;
-    // Every (re)assignment starts from scratch: a partition we owned before may have been
-    // handled elsewhere meanwhile, so its producer must fence again and re-read the offsets.
-    // Producers of partitions we still own are replaced by their next batch (one may be
-    // committing right now); those of partitions we lost are closed (their commit must fail).
-    generation++;
-    const assigned = new Set(
-      Object.entries(e.payload.memberAssignment).flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)),
-    );
-    for (const key of [...partitions.keys()]) if (!assigned.has(key)) void dropPartition(key);
+    producers.rebalanced(e.payload.memberAssignment);
     metrics.lag.reset();
     logger.info({ assignment: e.payload.memberAssignment, memberId: e.payload.memberId }, 'joined group');
   });
@@ -155,85 +129,12 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
     void stop().finally(() => settle.reject(e.payload.error));
   });
 
-  async function openPartition(topic: string, partition: number): Promise<PartitionState> {
-    const producer = kafka.producer({
-      transactionalId: transactionalIdOf(group, topic, partition),
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: 60_000,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      // A transaction that follows a commit on the same producer often meets CONCURRENT_TRANSACTIONS
-      // while the broker still writes the previous commit's markers (a few ms); kafkajs's default
-      // first backoff of 300 ms would then dominate every transaction.
-      // Capped (about a minute) so an unreachable broker fails the transaction, which aborts and
-      // restarts the partition, instead of retrying forever and blocking a graceful stop.
-      retry: { retries: 60, initialRetryTime: 10, maxRetryTime: 1_000 },
-    });
-    // connect() sends InitProducerId: it bumps the epoch (fencing any earlier owner of this
-    // partition) and waits until that owner's open transaction is committed or aborted, so the
-    // offsets read next are the truth.
-    const opened = generation;
-    try {
-      await producer.connect();
-      const [fetched] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-      const offset = fetched?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
-      return { producer, generation: opened, next: offset === '-1' ? null : BigInt(offset) };
-    } catch (err) {
-      await producer.disconnect().catch(() => {});
-      throw err;
-    }
-  }
-
-  async function dropPartition(key: string): Promise<void> {
-    const state = partitions.get(key);
-    partitions.delete(key);
-    await state?.producer.disconnect().catch(() => {});
-  }
-
-  async function commit(
-    state: PartitionState,
-    topic: string,
-    partition: number,
-    messages: EncodedMessage[],
-    nextOffset: bigint,
-  ): Promise<void> {
-    const byTopic = new Map<string, TopicMessages>();
-    for (const m of messages) {
-      const entry = byTopic.get(m.topic) ?? { topic: m.topic, messages: [] };
-      entry.messages.push({ key: m.key, value: m.value, headers: m.headers });
-      byTopic.set(m.topic, entry);
-    }
-    const txn = await state.producer.transaction();
-    try {
-      if (byTopic.size > 0) await txn.sendBatch({ topicMessages: [...byTopic.values()], acks: -1 });
-      await txn.sendOffsets({
-        consumerGroupId: group,
-        topics: [{ topic, partitions: [{ partition, offset: nextOffset.toString() }] }],
-      });
-      transactions++;
-      await faults?.beforeCommit?.({ transaction: transactions, topic, partition });
-      await txn.commit();
-    } catch (err) {
-      await txn.abort().catch(() => {});
-      throw err;
-    }
-  }
-
   async function handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     const { topic, partition } = batch;
-    const key = `${topic}:${partition}`;
     const log = logger.child({ topic, partition });
-    let state = partitions.get(key);
-    if (state !== undefined && state.generation !== generation) {
-      await dropPartition(key);
-      state = undefined;
-    }
-    if (state === undefined) {
-      state = await openPartition(topic, partition);
-      partitions.set(key, state);
-      log.debug({ next: state.next?.toString() ?? 'none' }, 'partition producer ready');
-    }
+    const { state, opened } = await producers.acquire(topic, partition);
+    if (opened) log.debug({ next: state.next?.toString() ?? 'none' }, 'partition producer ready');
     let messages: KafkaMessage[] = batch.messages;
     if (messages.length === 0) return;
     if (state.next !== null) {
@@ -329,7 +230,7 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
         const resolved = atBatchEnd ? maxOffset(last.offset, batch.lastOffset()) : last.offset;
         const nextOffset = BigInt(resolved) + 1n;
         try {
-          await commit(state, topic, partition, out, nextOffset);
+          await producers.commit(state, topic, partition, out, nextOffset);
         } catch (err) {
           metrics.aborts.inc();
           log.warn(
@@ -337,11 +238,10 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
             'transaction aborted; the partition restarts from its committed offset',
           );
           const restartAt = state.next ?? BigInt(chunk[0]!.offset);
-          await dropPartition(key);
+          await producers.drop(topic, partition);
           consumer.seek({ topic, partition, offset: restartAt.toString() });
           return;
         }
-        state.next = nextOffset;
         resolveOffset(resolved);
         metrics.transactions.inc();
         metrics.recordsIn.inc({ topic }, handled);
@@ -398,7 +298,7 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
           'the batch in hand did not finish in time; closing anyway',
         );
       }
-      await closeAll();
+      await producers.closeAll();
       await admin.disconnect().catch(() => {});
       await http.server.close();
       logger.info('stopped');

@@ -1,0 +1,133 @@
+import type { Admin, Kafka, Producer, TopicMessages } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import type { EncodedMessage } from './process-record.ts';
+import type { FaultHooks } from './types.ts';
+
+// One transactional producer per assigned input partition. kafkajs has no KIP-447, so the
+// transactional id (processor + topic + partition) is what fences a previous owner of the
+// partition: a crashed process's open transaction, or a paused zombie that wakes up.
+
+export interface PartitionState {
+  producer: Producer;
+  /** The group generation (our count of joins) the producer was opened in. */
+  generation: number;
+  /** Next offset to handle, as committed for the group; null when the group never committed. */
+  next: bigint | null;
+}
+
+export const transactionalIdOf = (processor: string, topic: string, partition: number) =>
+  `${processor}-${topic}-${partition}`;
+
+const keyOf = (topic: string, partition: number) => `${topic}:${partition}`;
+
+export class PartitionProducers {
+  private readonly partitions = new Map<string, PartitionState>();
+  private generation = 0;
+  private transactions = 0;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly admin: Admin,
+    private readonly group: string,
+    private readonly faults?: FaultHooks,
+  ) {}
+
+  /**
+   * A new group generation. Every partition starts from scratch: one we owned before may have
+   * been handled elsewhere meanwhile, so its producer must fence again and re-read the offsets.
+   * Producers of partitions we keep are replaced by their next batch (one may be committing right
+   * now); those of partitions we lost are closed (their commit must fail).
+   */
+  rebalanced(assignment: Record<string, number[]>): void {
+    this.generation++;
+    const assigned = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => keyOf(t, p))));
+    for (const [key, state] of [...this.partitions]) {
+      if (assigned.has(key)) continue;
+      this.partitions.delete(key);
+      void state.producer.disconnect().catch(() => {});
+    }
+  }
+
+  /** The partition's producer for the current generation, opened (and fenced) when needed. */
+  async acquire(topic: string, partition: number): Promise<{ state: PartitionState; opened: boolean }> {
+    const existing = this.partitions.get(keyOf(topic, partition));
+    if (existing !== undefined && existing.generation === this.generation)
+      return { state: existing, opened: false };
+    if (existing !== undefined) await this.drop(topic, partition);
+    const state = await this.open(topic, partition);
+    this.partitions.set(keyOf(topic, partition), state);
+    return { state, opened: true };
+  }
+
+  async drop(topic: string, partition: number): Promise<void> {
+    const state = this.partitions.get(keyOf(topic, partition));
+    this.partitions.delete(keyOf(topic, partition));
+    await state?.producer.disconnect().catch(() => {});
+  }
+
+  async closeAll(): Promise<void> {
+    const states = [...this.partitions.values()];
+    this.partitions.clear();
+    await Promise.all(states.map((s) => s.producer.disconnect().catch(() => {})));
+  }
+
+  /** Outputs, retry / dead-letter records and the consumed offset, in one transaction. */
+  async commit(
+    state: PartitionState,
+    topic: string,
+    partition: number,
+    messages: EncodedMessage[],
+    nextOffset: bigint,
+  ): Promise<void> {
+    const byTopic = new Map<string, TopicMessages>();
+    for (const m of messages) {
+      const entry = byTopic.get(m.topic) ?? { topic: m.topic, messages: [] };
+      entry.messages.push({ key: m.key, value: m.value, headers: m.headers });
+      byTopic.set(m.topic, entry);
+    }
+    const txn = await state.producer.transaction();
+    try {
+      if (byTopic.size > 0) await txn.sendBatch({ topicMessages: [...byTopic.values()], acks: -1 });
+      await txn.sendOffsets({
+        consumerGroupId: this.group,
+        topics: [{ topic, partitions: [{ partition, offset: nextOffset.toString() }] }],
+      });
+      this.transactions++;
+      await this.faults?.beforeCommit?.({ transaction: this.transactions, topic, partition });
+      await txn.commit();
+    } catch (err) {
+      await txn.abort().catch(() => {});
+      throw err;
+    }
+    state.next = nextOffset;
+  }
+
+  private async open(topic: string, partition: number): Promise<PartitionState> {
+    const producer = this.kafka.producer({
+      transactionalId: transactionalIdOf(this.group, topic, partition),
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 60_000,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      // A transaction that follows a commit on the same producer often meets CONCURRENT_TRANSACTIONS
+      // while the broker still writes the previous commit's markers (a few ms); kafkajs's default
+      // first backoff of 300 ms would then dominate every transaction. Capped (about a minute) so
+      // an unreachable broker fails the transaction, which aborts and restarts the partition,
+      // instead of retrying forever and blocking a graceful stop.
+      retry: { retries: 60, initialRetryTime: 10, maxRetryTime: 1_000 },
+    });
+    const generation = this.generation;
+    try {
+      // connect() sends InitProducerId: it bumps the epoch (fencing any earlier owner of this
+      // partition) and waits until that owner's open transaction is committed or aborted, so the
+      // offsets read next are the truth.
+      await producer.connect();
+      const [fetched] = await this.admin.fetchOffsets({ groupId: this.group, topics: [topic] });
+      const offset = fetched?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
+      return { producer, generation, next: offset === '-1' ? null : BigInt(offset) };
+    } catch (err) {
+      await producer.disconnect().catch(() => {});
+      throw err;
+    }
+  }
+}
