@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Kafka, Producer, TopicMessages } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import type { EncodedMessage } from './process-record.ts';
@@ -19,6 +20,9 @@ export const transactionalIdOf = (processor: string, topic: string, partition: n
   `${processor}-${topic}-${partition}`;
 
 const keyOf = (topic: string, partition: number) => `${topic}:${partition}`;
+
+/** Gap between the reads that must agree before a committed offset counts as settled. */
+const SETTLE_READ_GAP_MS = 150;
 
 export class PartitionProducers {
   private readonly partitions = new Map<string, PartitionState>();
@@ -102,6 +106,31 @@ export class PartitionProducers {
     state.next = nextOffset;
   }
 
+  /**
+   * The group's committed offset, once it has settled. Kafka's classic group coordinator applies
+   * the offsets of a just-committed transaction asynchronously, after the markers are written, so
+   * right after InitProducerId a read can still return the offset from before the previous
+   * owner's last transaction, and that transaction would be handled twice. OffsetFetch v7 asks
+   * the broker for stable offsets (KIP-447 require_stable), but kafkajs speaks only up to v4: read
+   * until two reads a little apart agree.
+   */
+  private async settledCommittedOffset(topic: string, partition: number): Promise<bigint | null> {
+    let previous = await this.committedOffset(topic, partition);
+    for (let read = 0; read < 20; read++) {
+      await sleep(SETTLE_READ_GAP_MS);
+      const current = await this.committedOffset(topic, partition);
+      if (current === previous) return current;
+      previous = current;
+    }
+    return previous;
+  }
+
+  private async committedOffset(topic: string, partition: number): Promise<bigint | null> {
+    const [fetched] = await this.admin.fetchOffsets({ groupId: this.group, topics: [topic] });
+    const offset = fetched?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
+    return offset === '-1' ? null : BigInt(offset);
+  }
+
   private async open(topic: string, partition: number): Promise<PartitionState> {
     const producer = this.kafka.producer({
       transactionalId: transactionalIdOf(this.group, topic, partition),
@@ -122,9 +151,7 @@ export class PartitionProducers {
       // partition) and waits until that owner's open transaction is committed or aborted, so the
       // offsets read next are the truth.
       await producer.connect();
-      const [fetched] = await this.admin.fetchOffsets({ groupId: this.group, topics: [topic] });
-      const offset = fetched?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
-      return { producer, generation, next: offset === '-1' ? null : BigInt(offset) };
+      return { producer, generation, next: await this.settledCommittedOffset(topic, partition) };
     } catch (err) {
       await producer.disconnect().catch(() => {});
       throw err;
