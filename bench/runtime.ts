@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Partitioners } from 'kafkajs';
 import { loadConfig, REPO_ROOT } from '../config/index.ts';
+import { rssMiB } from '../infra/proc.ts';
 import { createKafka, createSchemaRegistry } from '../lib/clients.ts';
 import { waitFor } from '../lib/retry.ts';
 import { Codec } from '../runtime/codec.ts';
@@ -25,8 +25,6 @@ interface Round {
   rssMiB: number;
 }
 
-const rssMiB = (pid: number) =>
-  Math.round(Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) / 1024);
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -124,7 +122,7 @@ async function round(contestant: Round['contestant'], records: number, n: number
     // Committed offsets alone would also be reached by dead-lettering everything: check there is none.
     const dead = (await admin.fetchTopicOffsets(`${group}.dlt`)).reduce((n, p) => n + Number(p.high), 0);
     if (dead > 0) throw new Error(`${contestant} dead-lettered ${dead} records: not a valid round`);
-    return { contestant, seconds, recordsPerSecond: records / seconds, rssMiB: rssMiB(child.pid!) };
+    return { contestant, seconds, recordsPerSecond: records / seconds, rssMiB: rssMiB(child.pid!) ?? 0 };
   } finally {
     child.kill('SIGTERM');
     await exited;

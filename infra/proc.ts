@@ -170,6 +170,16 @@ export function isPortOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
+/** Resident memory of a process in MiB, from /proc; undefined when it is gone. */
+export function rssMiB(pid: number): number | undefined {
+  try {
+    const kb = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1];
+    return kb ? Math.round(Number(kb) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Who listens on a TCP port, as "pid 123 (java -cp ...)", from `ss`; null if unknown. */
 export async function portOwner(port: number): Promise<string | null> {
   const out = await capture('ss', ['-ltnpH', `sport = :${port}`]);

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { describeError, InfraError } from '../lib/errors.ts';
@@ -9,6 +9,7 @@ import {
   ownPid,
   type Printer,
   portOwner,
+  rssMiB,
   startDaemon,
   stopDaemon,
   tailFile,
@@ -54,15 +55,6 @@ function layout(config: Readonly<Config>, svc: LocalService, print: Printer) {
     print: (line) => print(`[${svc.name}] ${line}`),
   };
   return { ctx, pidFile: join(ctx.runDir, `${svc.name}.pid`) };
-}
-
-function rssMiB(pid: number): number | undefined {
-  try {
-    const kb = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1];
-    return kb ? Math.round(Number(kb) / 1024) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 async function isHealthy(svc: LocalService, config: Readonly<Config>): Promise<boolean> {
