@@ -7,6 +7,7 @@ import { createKafka, createSchemaRegistry } from '../lib/clients.ts';
 import { waitFor } from '../lib/retry.ts';
 import { Codec } from '../runtime/codec.ts';
 import { loadSchema } from '../schemas/index.ts';
+import { createTopic } from '../topology/admin.ts';
 
 // `npm run bench -- runtime [--records N] [--rounds R]`: the echo processor under the runtime
 // (exactly-once on) against a bare kafkajs consume→produce loop, over the same ~1 KB Avro records
@@ -72,10 +73,8 @@ async function round(contestant: Round['contestant'], records: number, n: number
   const group = `bench-${contestant}-${Date.now().toString(36)}-${n}`;
   const input = `${group}.in`;
   const output = `${group}.out`;
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [input, output, `${group}.dlt`].map((topic) => ({ topic, numPartitions: PARTITIONS })),
-  });
+  for (const topic of [input, output, `${group}.dlt`])
+    await createTopic(admin, { topic, numPartitions: PARTITIONS });
   await preload(input, records);
   const ends = new Map((await admin.fetchTopicOffsets(input)).map((p) => [p.partition, p.high]));
 

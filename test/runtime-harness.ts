@@ -10,6 +10,7 @@ import { Codec } from '../runtime/codec.ts';
 import { readHeaders } from '../runtime/headers.ts';
 import { loadSchema } from '../schemas/index.ts';
 import type { SampleEvent } from '../schemas/types.generated.ts';
+import { createTopic } from '../topology/admin.ts';
 import { config, uniqueName } from './support.ts';
 
 // Helpers for the runtime's integration tests: topics of one's own, Avro sample events, a
@@ -41,10 +42,9 @@ export async function createEchoTopics(
     dlt: `${group}.dlt`,
     tiers,
   };
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [t.input, t.output, ...t.retries, t.dlt].map((topic) => ({ topic, numPartitions: partitions })),
-  });
+  for (const topic of [t.input, t.output, ...t.retries, t.dlt]) {
+    await createTopic(admin, { topic, numPartitions: partitions });
+  }
   await codec.register(t.input, loadSchema('sample-event'));
   return t;
 }

@@ -1,5 +1,6 @@
-import kafkajs, { type Admin } from 'kafkajs';
-import { InfraError } from '../lib/errors.ts';
+import kafkajs, { type Admin, type ITopicConfig } from 'kafkajs';
+import { InfraError, RetriableError } from '../lib/errors.ts';
+import { waitFor } from '../lib/retry.ts';
 import { allTopics, consumersOf } from './describe.ts';
 import type { TopicSpec, Topology } from './types.ts';
 
@@ -32,6 +33,26 @@ export interface EnsureOptions {
   timeoutMs?: number;
 }
 
+/**
+ * Creates one topic (false when it already existed) and waits until each of its partitions has a
+ * leader. kafkajs's own `waitForLeaders` fails outright when a freshly started KRaft broker
+ * answers the metadata request with UNKNOWN_TOPIC_OR_PARTITION for a moment; this asks again.
+ */
+export async function createTopic(admin: Admin, topic: ITopicConfig, timeoutMs = 10_000): Promise<boolean> {
+  const isNew = await admin.createTopics({ topics: [topic], waitForLeaders: false, timeout: timeoutMs });
+  const led = await waitFor(
+    async () => {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic.topic] });
+      const partitions = topics[0]?.partitions ?? [];
+      return partitions.length > 0 && partitions.every((p) => p.leader >= 0);
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+  if (!led)
+    throw new RetriableError(`topic ${topic.topic}: not every partition has a leader after ${timeoutMs} ms`);
+  return isNew;
+}
+
 const configEntries = (spec: TopicSpec) => [
   { name: 'cleanup.policy', value: spec.cleanupPolicy },
   { name: 'retention.ms', value: String(spec.retentionMs) },
@@ -53,18 +74,16 @@ export async function ensureTopics(
     // already exists, and another process may create one between listTopics and here.
     const outcomes = await Promise.all(
       missing.map(async (spec) => {
-        const isNew = await admin.createTopics({
-          topics: [
-            {
-              topic: spec.name,
-              numPartitions: spec.partitions,
-              replicationFactor,
-              configEntries: configEntries(spec),
-            },
-          ],
-          waitForLeaders: true,
-          timeout: options.timeoutMs ?? 10_000,
-        });
+        const isNew = await createTopic(
+          admin,
+          {
+            topic: spec.name,
+            numPartitions: spec.partitions,
+            replicationFactor,
+            configEntries: configEntries(spec),
+          },
+          options.timeoutMs ?? 10_000,
+        );
         return isNew ? spec.name : undefined;
       }),
     );

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../config/index.ts';
 import { createKafka, createSchemaRegistry } from '../../lib/clients.ts';
 import { Header } from '../../runtime/headers.ts';
+import { createTopic as createTopicOnBroker } from '../../topology/admin.ts';
 import { config, uniqueName } from '../support.ts';
 
 // The inspection commands as an operator runs them: `node bin/regflow.js ...` in a child process,
@@ -57,7 +58,7 @@ function regflow(...args: string[]): Promise<Run> {
 const lines = (s: string) => s.split('\n').filter((l) => l.trim() !== '');
 
 async function createTopic(name: string, partitions = 1): Promise<string> {
-  await admin.createTopics({ topics: [{ topic: name, numPartitions: partitions }], waitForLeaders: true });
+  await createTopicOnBroker(admin, { topic: name, numPartitions: partitions });
   return name;
 }
 

@@ -1,6 +1,7 @@
 import type { Admin, Consumer, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../lib/clients.ts';
+import { createTopic as createTopicOnBroker } from '../../topology/admin.ts';
 import { config, uniqueName } from '../support.ts';
 
 const kafka = createKafka(config.kafka);
@@ -20,9 +21,7 @@ afterAll(async () => {
 
 async function createTopic(partitions = 1): Promise<string> {
   const topic = uniqueName('smoke.kafka');
-  expect(
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true }),
-  ).toBe(true);
+  expect(await createTopicOnBroker(admin, { topic, numPartitions: partitions })).toBe(true);
   return topic;
 }
 
