@@ -29,7 +29,7 @@ export interface ApiContext {
 export interface ApiOptions {
   /** MongoDB database (default: the one in REGFLOW_MONGODB_URL). */
   database?: string;
-  /** Redis key prefix (default `regflow:`). */
+  /** Redis key prefix (default REGFLOW_REDIS_PREFIX). */
   redisPrefix?: string;
   /** DynamoDB table (default REGFLOW_DEMAND_TABLE). */
   tableName?: string;
@@ -51,7 +51,10 @@ export async function createApi(config: Readonly<Config>, options: ApiOptions = 
     await store.init();
     const table = new DemandTable(dynamo, options.tableName ?? config.dynamodb.demandTable);
     await table.ensureTable();
-    const cache = new CampaignCache(redis, store, { prefix: options.redisPrefix ?? 'regflow:', logger });
+    const cache = new CampaignCache(redis, store, {
+      prefix: options.redisPrefix ?? config.redis.prefix,
+      logger,
+    });
     const service = new CampaignService({ store, cache, logger });
     const relay = options.publisher
       ? new OutboxRelay({ store, publisher: options.publisher, cache, logger })

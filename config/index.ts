@@ -79,6 +79,10 @@ export const VARIABLES = {
     default: 'demand-table',
     doc: 'DynamoDB table of registrations (single-table: PK fan:{globalUserId}); created with its stream if missing.',
   },
+  REGFLOW_REDIS_PREFIX: {
+    default: 'regflow:',
+    doc: 'Prefix of every Redis key regflow writes (the campaign cache), so deployments and tests can share a server.',
+  },
   REGFLOW_API_HOST: { default: '127.0.0.1', doc: 'Address the registration + admin HTTP API listens on.' },
   REGFLOW_API_PORT: {
     default: '3000',
@@ -107,7 +111,7 @@ export interface Config {
   dynamodb: ServiceEndpoint & { endpoint: string; region: string; demandTable: string };
   s3: ServiceEndpoint & { endpoint: string; region: string };
   mongodb: ServiceEndpoint & { url: string; database: string };
-  redis: ServiceEndpoint & { url: string };
+  redis: ServiceEndpoint & { url: string; prefix: string };
   runtime: {
     httpHost: string;
     httpPort: number;
@@ -197,6 +201,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     redis: {
       external: isSet(env, 'REGFLOW_REDIS_URL'),
       url: read(env, 'REGFLOW_REDIS_URL', z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL')),
+      prefix: read(
+        env,
+        'REGFLOW_REDIS_PREFIX',
+        z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'letters, digits, : _ . -'),
+      ),
     },
     runtime: {
       httpHost: read(env, 'REGFLOW_HTTP_HOST', z.string().min(1)),
