@@ -63,7 +63,6 @@ const entry = {
     linkedFrom: { type: 'string' },
     needsReplication: { type: 'boolean' },
     version: { type: 'number' },
-    createdAt: { type: 'string' },
     date: {
       type: 'object',
       properties: { updated: { type: 'string' }, fanModified: { type: 'string' } },

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { describeError } from '../lib/errors.ts';
+import { benchRegistration } from './registration.ts';
 import { benchRuntime } from './runtime.ts';
 
 const positive = (v: string) => {
@@ -16,6 +17,17 @@ program
   .option('--rounds <n>', 'rounds per contestant', positive, 3)
   .action(async (opts: { records: number; rounds: number }) => {
     await benchRuntime(opts);
+    process.exit(0);
+  });
+
+program
+  .command('registration')
+  .description('registration API: refused path (cached campaign) and write path next to a raw PutItem loop')
+  .option('--duration <s>', 'seconds per phase', positive, 10)
+  .option('--connections <n>', 'concurrent connections on the refused path', positive, 20)
+  .option('--write-connections <n>', 'concurrency of the write path and the raw PutItem loop', positive, 16)
+  .action(async (opts: { duration: number; connections: number; writeConnections: number }) => {
+    await benchRegistration(opts);
     process.exit(0);
   });
 

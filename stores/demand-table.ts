@@ -6,9 +6,9 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
   GetItemCommand,
+  PutItemCommand,
   ResourceInUseException,
   ResourceNotFoundException,
-  UpdateItemCommand,
   UpdateTableCommand,
 } from '@aws-sdk/client-dynamodb';
 import { waitFor } from '../lib/retry.ts';
@@ -24,7 +24,7 @@ import type { EntryRecord } from './entries.ts';
 // replicator sees what changed and a REMOVE still carries the deleted entry.
 //
 // Entry items: the normalized entry, `campaignId`, `globalUserId`, `needsReplication: true`,
-// `date` { updated, fanModified } (ISO), `createdAt`, and `version`: a number that only grows per
+// `date` { updated, fanModified } (ISO), and `version`: a number that only grows per
 // item, derived from the clock in microseconds (ms × 1000 + a per-process counter), written with a
 // condition `version < :new`, so it keeps growing across a withdrawal and a new registration (a
 // re-created item never reuses an old version, and the entry store's tombstones stay correct).
@@ -122,7 +122,11 @@ export class DemandTable {
     return Item !== undefined;
   }
 
-  /** Writes the fan's entry (create or change) flagged for replication; returns the stored entry. */
+  /**
+   * Writes the fan's entry (create or change) flagged for replication; returns the stored entry.
+   * One conditional PutItem (the whole item is the fan's current submission, so nothing of an older
+   * one lingers); on moto a PutItem costs a fraction of an UpdateItem with the same attributes.
+   */
   async putEntry(
     globalUserId: string,
     campaignId: string,
@@ -130,62 +134,34 @@ export class DemandTable {
     now = new Date(),
   ): Promise<StoredEntry> {
     const iso = now.toISOString();
-    const set: Record<string, AttributeValue> = {
-      type: { S: 'entry' },
-      campaignId: { S: campaignId },
-      globalUserId: { S: globalUserId },
-      email: { S: entry.email },
-      locale: { S: entry.locale },
-      markets: { L: entry.markets.map((m) => ({ S: m })) },
-      marketing: {
-        M: { emailOptIn: { BOOL: entry.marketing.emailOptIn }, smsOptIn: { BOOL: entry.marketing.smsOptIn } },
-      },
-      needsReplication: { BOOL: true },
-      date: { M: { updated: { S: iso }, fanModified: { S: iso } } },
+    const stored: StoredEntry = {
+      campaignId,
+      globalUserId,
+      ...entry,
+      needsReplication: true,
+      version: nextVersion(now.getTime()),
+      date: { updated: iso, fanModified: iso },
     };
-    const remove: string[] = [];
-    for (const f of ['firstName', 'lastName', 'phone', 'postalCode', 'linkedFrom'] as const) {
-      const v = entry[f];
-      if (v === undefined) remove.push(f);
-      else set[f] = { S: v };
-    }
-    if (entry.doTransfer === undefined) remove.push('doTransfer');
-    else set.doTransfer = { BOOL: entry.doTransfer };
-
-    const names: Record<string, string> = {};
-    const values: Record<string, AttributeValue> = { ':now': { S: iso } };
-    const assignments = Object.entries(set).map(([k, v], i) => {
-      names[`#a${i}`] = k;
-      values[`:a${i}`] = v;
-      return `#a${i} = :a${i}`;
-    });
-    remove.forEach((k, i) => {
-      names[`#r${i}`] = k;
-    });
-    names['#v'] = 'version';
-    names['#c'] = 'createdAt';
-    let version = nextVersion(now.getTime());
     for (let attempt = 1; ; attempt++) {
-      values[':v'] = { N: String(version) };
       try {
-        const { Attributes } = await this.client.send(
-          new UpdateItemCommand({
+        await this.client.send(
+          new PutItemCommand({
             TableName: this.tableName,
-            Key: marshalKey(entryKey(globalUserId, campaignId)),
-            UpdateExpression:
-              `SET ${assignments.join(', ')}, #v = :v, #c = if_not_exists(#c, :now)` +
-              (remove.length ? ` REMOVE ${remove.map((_, i) => `#r${i}`).join(', ')}` : ''),
+            Item: {
+              ...marshalKey(entryKey(globalUserId, campaignId)),
+              type: { S: 'entry' },
+              ...marshalEntry(stored),
+            },
             ConditionExpression: 'attribute_not_exists(#v) OR #v < :v',
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ReturnValues: 'ALL_NEW',
+            ExpressionAttributeNames: { '#v': 'version' },
+            ExpressionAttributeValues: { ':v': { N: String(stored.version) } },
           }),
         );
-        return toStoredEntry(Attributes ?? {});
+        return stored;
       } catch (err) {
         if (!(err instanceof ConditionalCheckFailedException) || attempt >= 5) throw err;
         const current = await this.getEntry(globalUserId, campaignId);
-        version = Math.max(nextVersion(), (current?.version ?? 0) + 1);
+        stored.version = Math.max(nextVersion(), (current?.version ?? 0) + 1);
       }
     }
   }
@@ -206,6 +182,33 @@ export class DemandTable {
       throw err;
     }
   }
+}
+
+function marshalEntry(e: StoredEntry): Record<string, AttributeValue> {
+  const item: Record<string, AttributeValue> = {
+    campaignId: { S: e.campaignId },
+    globalUserId: { S: e.globalUserId },
+    email: { S: e.email },
+    locale: { S: e.locale },
+    markets: { L: e.markets.map((m) => ({ S: m })) },
+    marketing: {
+      M: { emailOptIn: { BOOL: e.marketing.emailOptIn }, smsOptIn: { BOOL: e.marketing.smsOptIn } },
+    },
+    needsReplication: { BOOL: e.needsReplication },
+    version: { N: String(e.version) },
+    date: {
+      M: {
+        updated: { S: e.date.updated },
+        ...(e.date.fanModified ? { fanModified: { S: e.date.fanModified } } : {}),
+      },
+    },
+  };
+  for (const f of ['firstName', 'lastName', 'phone', 'postalCode', 'linkedFrom'] as const) {
+    const v = e[f];
+    if (v !== undefined) item[f] = { S: v };
+  }
+  if (e.doTransfer !== undefined) item.doTransfer = { BOOL: e.doTransfer };
+  return item;
 }
 
 function marshalKey(key: { PK: string; SK: string }): Record<string, AttributeValue> {

@@ -31,7 +31,6 @@ export interface EntryRecord {
   linkedFrom?: string;
   /** Monotonic per (fan, campaign); the guard of every write. */
   version: number;
-  createdAt: string;
   date: { updated: string; fanModified?: string };
 }
 

@@ -31,7 +31,6 @@ const entry = (globalUserId: string, version: number, markets: string[]): EntryR
   markets,
   marketing: { emailOptIn: true, smsOptIn: false },
   version,
-  createdAt: '2027-01-01T00:00:00.000Z',
   date: { updated: new Date(version).toISOString(), fanModified: new Date(version).toISOString() },
 });
 

@@ -1,0 +1,381 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DeleteTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import autocannon from 'autocannon';
+import { MongoClient } from 'mongodb';
+import { signToken } from '../api/auth.ts';
+import { CampaignService } from '../campaigns/service.ts';
+import { loadConfig, REPO_ROOT } from '../config/index.ts';
+import { createDynamoDb } from '../lib/clients.ts';
+import { MongoCampaignStore } from '../stores/campaigns.ts';
+import { DemandTable } from '../stores/demand-table.ts';
+import { validDefinition } from '../test/fixtures/campaigns.ts';
+
+// `npm run bench -- registration [--duration S] [--connections N] [--write-connections N]`
+//
+// Real HTTP (autocannon) against the API in its own process, on the shared Redis, FerretDB and
+// moto DynamoDB, with names of its own:
+// - refused path: PUT entries of fans not on an invite-only campaign's list (NOT_INVITED, 422),
+//   campaign cached (warm-up first) — token check, validation, cache version check, the rules;
+// - write path: eligible registrations of distinct fans (one UpdateItem each), next to a raw
+//   PutItem loop of the AWS SDK at the same concurrency on the same endpoint, run before and after
+//   the write path (the ratio uses their mean);
+// CPU of the API process, moto and this process per phase (share of one core) names the bottleneck.
+
+const config = loadConfig();
+const stamp = `${Date.now().toString(36)}-${process.pid}`;
+const names = {
+  database: `bench_registration_${stamp.replace(/-/g, '_')}`,
+  redisPrefix: `bench-registration-${stamp}:`,
+  tableName: `bench-demand-${stamp}`,
+};
+
+interface Phase {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  unexpected: number;
+  cpu: { api: number; moto: number; bench: number };
+}
+
+const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+const clkTck = 100;
+
+function pidOnPort(port: number): number | undefined {
+  try {
+    const out = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8' });
+    const m = /pid=(\d+)/.exec(out);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function procCpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / clkTck;
+  } catch {
+    return 0;
+  }
+}
+
+class ServerProcess {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly port: number,
+  ) {}
+
+  static async start(): Promise<ServerProcess> {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'bench/registration-server.ts')],
+      {
+        cwd: REPO_ROOT,
+        env: {
+          ...process.env,
+          BENCH_DATABASE: names.database,
+          BENCH_REDIS_PREFIX: names.redisPrefix,
+          BENCH_TABLE: names.tableName,
+        },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      },
+    );
+    const port = await new Promise<number>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`API process exited with ${code}`)));
+      child.on('message', (m: { type: string; port?: number }) => {
+        if (m.type === 'listening') resolve(m.port ?? 0);
+      });
+    });
+    return new ServerProcess(child, port);
+  }
+
+  cpuSeconds(): Promise<number> {
+    return new Promise((resolve) => {
+      const onMessage = (m: { type: string; usage?: NodeJS.CpuUsage }) => {
+        if (m.type !== 'cpu' || !m.usage) return;
+        this.child.off('message', onMessage);
+        resolve((m.usage.user + m.usage.system) / 1e6);
+      };
+      this.child.on('message', onMessage);
+      this.child.send({ type: 'cpu' });
+    });
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.send({ type: 'stop' });
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+    this.child.kill('SIGKILL');
+  }
+}
+
+async function measureCpu<T>(server: ServerProcess, motoPid: number | undefined, fn: () => Promise<T>) {
+  const t0 = process.hrtime.bigint();
+  const [api0, moto0, bench0] = [await server.cpuSeconds(), procCpuSeconds(motoPid), process.cpuUsage()];
+  const result = await fn();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const bench1 = process.cpuUsage(bench0);
+  const cpu = {
+    api: round(((await server.cpuSeconds()) - api0) / seconds),
+    moto: round((procCpuSeconds(motoPid) - moto0) / seconds),
+    bench: round((bench1.user + bench1.system) / 1e6 / seconds),
+  };
+  return { result, cpu };
+}
+
+async function load(
+  port: number,
+  opts: {
+    connections: number;
+    duration: number;
+    expectStatus: number;
+    next: () => { path: string; token: string; body: string };
+  },
+): Promise<Omit<Phase, 'cpu'>> {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: opts.connections,
+    duration: opts.duration,
+    requests: [
+      {
+        method: 'PUT',
+        setupRequest: (req) => {
+          const { path, token, body } = opts.next();
+          return {
+            ...req,
+            path,
+            body,
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          };
+        },
+      },
+    ],
+  });
+  const stats =
+    (result as unknown as { statusCodeStats?: Record<string, { count: number }> }).statusCodeStats ?? {};
+  const expected = stats[String(opts.expectStatus)]?.count ?? 0;
+  const total = Object.values(stats).reduce((a, s) => a + s.count, 0);
+  return {
+    requestsPerSecond: round(result.requests.average, 0),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    requests: total,
+    unexpected: total - expected + result.errors + result.timeouts,
+  };
+}
+
+async function rawPutLoop(connections: number, seconds: number): Promise<Omit<Phase, 'cpu'>> {
+  const dynamo = createDynamoDb(config.dynamodb);
+  const latencies: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  let n = 0;
+  let errors = 0;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < deadline) {
+        const i = n++;
+        const t0 = performance.now();
+        try {
+          await dynamo.send(
+            new PutItemCommand({
+              TableName: names.tableName,
+              Item: {
+                PK: { S: `fan:raw-${i}` },
+                SK: { S: 'entry#bench-raw' },
+                type: { S: 'entry' },
+                campaignId: { S: 'bench-raw' },
+                globalUserId: { S: `raw-${i}` },
+                email: { S: `raw-${i}@example.com` },
+                firstName: { S: 'Ann' },
+                lastName: { S: 'Lee' },
+                phone: { S: '+12125550100' },
+                postalCode: { S: '10001' },
+                locale: { S: 'en-US' },
+                markets: { L: [{ S: 'nyc' }] },
+                marketing: { M: { emailOptIn: { BOOL: true }, smsOptIn: { BOOL: false } } },
+                needsReplication: { BOOL: true },
+                date: {
+                  M: {
+                    updated: { S: new Date().toISOString() },
+                    fanModified: { S: new Date().toISOString() },
+                  },
+                },
+                version: { N: String(Date.now() * 1000) },
+                createdAt: { S: new Date().toISOString() },
+              },
+            }),
+          );
+          latencies.push(performance.now() - t0);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  dynamo.destroy();
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) =>
+    round(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0);
+  return {
+    requestsPerSecond: round(latencies.length / seconds, 0),
+    p50Ms: pct(50),
+    p99Ms: pct(99),
+    requests: latencies.length,
+    unexpected: errors,
+  };
+}
+
+export async function benchRegistration(opts: {
+  duration: number;
+  connections: number;
+  writeConnections: number;
+}) {
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  const mongo = new MongoClient(config.mongodb.url);
+  await mongo.connect();
+  const dynamo = createDynamoDb(config.dynamodb);
+  let server: ServerProcess | undefined;
+  try {
+    const store = new MongoCampaignStore(mongo.db(names.database));
+    await store.init();
+    const service = new CampaignService({ store });
+    const def = validDefinition();
+    await service.apply({
+      ...def,
+      id: 'bench-invite',
+      gate: { inviteOnly: true, idvRequired: false },
+      invites: ['vip@example.com'],
+    });
+    await service.apply({ ...def, id: 'bench-open', gate: { inviteOnly: false, idvRequired: false } });
+    await new DemandTable(dynamo, names.tableName).ensureTable();
+
+    const fans = 20_000;
+    print(`signing ${fans} fan tokens…`);
+    const tokens = await Promise.all(
+      Array.from({ length: fans }, (_, i) => signToken(config.api.jwtSecret, { sub: `fan-${i}` }, '2h')),
+    );
+    const body = (i: number) =>
+      JSON.stringify({
+        email: `fan-${i}@example.com`,
+        firstName: 'Ann',
+        lastName: 'Lee',
+        phone: '(212) 555-0100',
+        postalCode: '10001',
+        markets: ['nyc'],
+        marketing: { emailOptIn: true, smsOptIn: false },
+      });
+    const bodies = Array.from({ length: fans }, (_, i) => body(i));
+    let k = 0;
+    const next = (campaign: string) => () => {
+      const i = k++ % fans;
+      return {
+        path: `/v1/campaigns/${campaign}/entries/fan-${i}`,
+        token: tokens[i] as string,
+        body: bodies[i] as string,
+      };
+    };
+
+    server = await ServerProcess.start();
+    const motoPid = pidOnPort(Number(new URL(config.dynamodb.endpoint).port || 80));
+    print(`API on port ${server.port}; moto pid ${motoPid ?? 'unknown'}; ${opts.duration}s per phase`);
+
+    // warm-up: JIT, connections, the campaign into the cache
+    await load(server.port, {
+      connections: opts.connections,
+      duration: 2,
+      expectStatus: 422,
+      next: next('bench-invite'),
+    });
+    const refused = await measureCpu(server, motoPid, () =>
+      load(server!.port, {
+        connections: opts.connections,
+        duration: opts.duration,
+        expectStatus: 422,
+        next: next('bench-invite'),
+      }),
+    );
+    print(
+      `refused path (NOT_INVITED, ${opts.connections} connections): ${refused.result.requestsPerSecond} req/s, p50 ${refused.result.p50Ms} ms, p99 ${refused.result.p99Ms} ms, unexpected answers ${refused.result.unexpected}; CPU api ${refused.cpu.api}, moto ${refused.cpu.moto}, load generator ${refused.cpu.bench}`,
+    );
+
+    const c = opts.writeConnections;
+    await load(server.port, { connections: c, duration: 2, expectStatus: 200, next: next('bench-open') });
+    const rawBefore = await measureCpu(server, motoPid, () => rawPutLoop(c, opts.duration));
+    print(
+      `raw PutItem loop (${c} concurrent): ${rawBefore.result.requestsPerSecond} puts/s, p50 ${rawBefore.result.p50Ms} ms, p99 ${rawBefore.result.p99Ms} ms; CPU moto ${rawBefore.cpu.moto}, loop ${rawBefore.cpu.bench}`,
+    );
+    const write = await measureCpu(server, motoPid, () =>
+      load(server!.port, {
+        connections: c,
+        duration: opts.duration,
+        expectStatus: 200,
+        next: next('bench-open'),
+      }),
+    );
+    print(
+      `write path (eligible, ${c} connections): ${write.result.requestsPerSecond} req/s, p50 ${write.result.p50Ms} ms, p99 ${write.result.p99Ms} ms, unexpected answers ${write.result.unexpected}; CPU api ${write.cpu.api}, moto ${write.cpu.moto}, load generator ${write.cpu.bench}`,
+    );
+    const rawAfter = await measureCpu(server, motoPid, () => rawPutLoop(c, opts.duration));
+    print(
+      `raw PutItem loop again: ${rawAfter.result.requestsPerSecond} puts/s, p50 ${rawAfter.result.p50Ms} ms, p99 ${rawAfter.result.p99Ms} ms; CPU moto ${rawAfter.cpu.moto}`,
+    );
+
+    const rawMean = (rawBefore.result.requestsPerSecond + rawAfter.result.requestsPerSecond) / 2;
+    const ratio = round(write.result.requestsPerSecond / rawMean, 3);
+    const refusedBottleneck =
+      refused.cpu.api >= 0.85
+        ? 'the API process (one Node.js event loop at ~100% of a core: JWT HMAC, JSON parse + validation, the Redis version check)'
+        : refused.cpu.bench >= 0.85
+          ? 'the load generator (autocannon at ~100% of a core) — the API had headroom'
+          : 'CPU shared with other work on this 2-core machine (neither the API nor the generator saturated a core)';
+    const writeBottleneck =
+      write.cpu.moto >= 0.85
+        ? 'moto (the DynamoDB server: one Python process at ~100% of a core); the API waits on it'
+        : 'the shared CPU: moto, the API and the load generator compete for 2 cores';
+    print(
+      `refused path goal ≥ 5000 req/s at p99 ≤ 10 ms: ${refused.result.requestsPerSecond >= 5000 && refused.result.p99Ms <= 10 ? 'met' : 'NOT met'}; bottleneck: ${refusedBottleneck}`,
+    );
+    print(
+      `write path / raw PutItem = ${ratio} (goal ≥ 0.8: ${ratio >= 0.8 ? 'met' : 'NOT met'}); bottleneck: ${writeBottleneck}`,
+    );
+    print(
+      `BENCH ${JSON.stringify({
+        bench: 'registration',
+        durationSeconds: opts.duration,
+        refused: {
+          connections: opts.connections,
+          ...refused.result,
+          cpu: refused.cpu,
+          bottleneck: refusedBottleneck,
+        },
+        write: { connections: c, ...write.result, cpu: write.cpu, bottleneck: writeBottleneck },
+        rawPutItem: {
+          connections: c,
+          before: { ...rawBefore.result, cpu: rawBefore.cpu },
+          after: { ...rawAfter.result, cpu: rawAfter.cpu },
+          meanPerSecond: round(rawMean, 0),
+        },
+        writeToRawRatio: ratio,
+      })}`,
+    );
+  } finally {
+    await server?.stop();
+    await dynamo.send(new DeleteTableCommand({ TableName: names.tableName })).catch(() => {});
+    dynamo.destroy();
+    await mongo
+      .db(names.database)
+      .dropDatabase()
+      .catch(() => {});
+    await mongo.close();
+    const { createRedis } = await import('../lib/clients.ts');
+    const redis = createRedis(config.redis);
+    await redis
+      .del(`${names.redisPrefix}campaign:bench-invite`, `${names.redisPrefix}campaign:bench-open`)
+      .catch(() => {});
+    redis.disconnect();
+  }
+}
