@@ -48,6 +48,7 @@ const MAX_LOCAL = 10_000;
 export class CampaignCache implements CampaignReader {
   private readonly local = new Map<string, Local>();
   private readonly loading = new Map<string, Promise<CachedCampaign | undefined>>();
+  private readonly checking = new Map<string, Promise<string | null>>();
   private readonly ttlMs: number;
   private readonly absentTtlMs: number;
 
@@ -68,7 +69,7 @@ export class CampaignCache implements CampaignReader {
     const key = this.key(campaignId);
     let version: string | null;
     try {
-      version = await this.redis.hget(key, 'v');
+      version = await this.currentVersion(key);
     } catch (err) {
       this.options.logger?.warn(
         { campaignId, err: describeError(err) },
@@ -83,6 +84,19 @@ export class CampaignCache implements CampaignReader {
       if (v != null && data != null) return this.remember(campaignId, Number(v), data);
     }
     return this.refill(campaignId);
+  }
+
+  /**
+   * The cached version, read once for all requests of this campaign that arrive while a read is in
+   * flight (single flight): under load one Redis round trip serves many requests, and none of them
+   * sees a version older than one read after it arrived minus that round trip.
+   */
+  private currentVersion(key: string): Promise<string | null> {
+    const pending = this.checking.get(key);
+    if (pending) return pending;
+    const promise = this.redis.hget(key, 'v').finally(() => this.checking.delete(key));
+    this.checking.set(key, promise);
+    return promise;
   }
 
   /** Reads the campaign from the store and raises the cached version to it (writers call this). */

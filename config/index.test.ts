@@ -39,6 +39,10 @@ describe('loadConfig', () => {
     ['REGFLOW_REDIS_URL', 'http://cache', /REGFLOW_REDIS_URL: expected a redis:\/\/ URL/],
     ['REGFLOW_LOG_LEVEL', 'loud', /REGFLOW_LOG_LEVEL: .*(Invalid enum|expected one of)/i],
     ['REGFLOW_AWS_REGION', 'mars', /REGFLOW_AWS_REGION: expected a region/],
+    ['REGFLOW_JWT_SECRET', 'short', /REGFLOW_JWT_SECRET: expected at least 32 characters/],
+    ['REGFLOW_DEMAND_TABLE', 'a b', /REGFLOW_DEMAND_TABLE: expected a DynamoDB table name/],
+    ['REGFLOW_API_PORT', '70000', /REGFLOW_API_PORT: expected 0 to 65535/],
+    ['REGFLOW_REDIS_PREFIX', 'has space', /REGFLOW_REDIS_PREFIX: letters, digits/],
   ])('rejects a bad %s, naming the variable', (name, value, message) => {
     const attempt = () => loadConfig({ [name]: value });
     expect(attempt).toThrow(ConfigError);
