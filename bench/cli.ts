@@ -26,10 +26,13 @@ program
   .option('--duration <s>', 'seconds per phase', positive, 10)
   .option('--connections <n>', 'concurrent connections on the refused path', positive, 20)
   .option('--write-connections <n>', 'concurrency of the write path and the raw PutItem loop', positive, 16)
-  .action(async (opts: { duration: number; connections: number; writeConnections: number }) => {
-    await benchRegistration(opts);
-    process.exit(0);
-  });
+  .option('--rounds <n>', 'write-path phases, each between raw PutItem phases', positive, 2)
+  .action(
+    async (opts: { duration: number; connections: number; writeConnections: number; rounds: number }) => {
+      await benchRegistration(opts);
+      process.exit(0);
+    },
+  );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`bench: ${describeError(err)}`);
