@@ -15,6 +15,8 @@ export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private readonly retry = createRetry({ attempts: 3, initialDelayMs: 200 });
+  /** Last failure logged per campaign: a failure that repeats every pass is logged once. */
+  private readonly lastFailure = new Map<string, string>();
 
   constructor(
     private readonly deps: {
@@ -65,14 +67,19 @@ export class OutboxRelay {
           batch.records.map((r) => r.sourceRecordId),
         );
         await this.deps.cache?.refresh(batch.campaignId);
+        if (this.lastFailure.delete(batch.campaignId))
+          this.deps.logger?.info({ campaignId: batch.campaignId }, 'campaign outbox published again');
         this.deps.logger?.debug(
           { campaignId: batch.campaignId, records: batch.records.length },
           'campaign outbox published',
         );
       } catch (err) {
         // Left in the outbox: the next pass tries again. One campaign never blocks the others.
-        this.deps.logger?.warn(
-          { campaignId: batch.campaignId, err: describeError(err) },
+        const reason = describeError(err);
+        const repeated = this.lastFailure.get(batch.campaignId) === reason;
+        this.lastFailure.set(batch.campaignId, reason);
+        this.deps.logger?.[repeated ? 'debug' : 'warn'](
+          { campaignId: batch.campaignId, pending: batch.records.length, err: reason },
           'campaign outbox not published yet',
         );
       }

@@ -4,7 +4,7 @@ import { signToken } from '../api/auth.ts';
 import { loadConfig } from '../config/index.ts';
 import { createKafka } from '../lib/clients.ts';
 import { DATA_RECORDS_TOPIC, ProducerDataRecordsPublisher } from '../lib/data-records.ts';
-import { UsageError } from '../lib/errors.ts';
+import { RetriableError, UsageError } from '../lib/errors.ts';
 import { createLogger, kafkaLogCreator } from '../lib/logger.ts';
 
 // `regflow api`: the registration + admin HTTP API, with the campaign outbox relay publishing to
@@ -27,8 +27,20 @@ export function registerApi(program: Command): void {
           })
         : undefined;
       await producer?.connect();
+      // Until data.records exists (the analytics topology creates it) the records wait in the
+      // campaign outbox; asking for the topic list first keeps kafkajs from logging metadata errors.
+      const admin = producer
+        ? createKafka(config.kafka, { logCreator: kafkaLogCreator(logger) }).admin()
+        : undefined;
+      await admin?.connect();
+      let topicReady = false;
       const publisher = producer
         ? new ProducerDataRecordsPublisher(async (messages) => {
+            if (!topicReady) topicReady = (await admin!.listTopics()).includes(DATA_RECORDS_TOPIC);
+            if (!topicReady)
+              throw new RetriableError(
+                `topic ${DATA_RECORDS_TOPIC} does not exist yet (regflow topics create); records wait in the campaign outbox`,
+              );
             await producer.send({ topic: DATA_RECORDS_TOPIC, messages, acks: -1 });
           })
         : undefined;
@@ -41,6 +53,7 @@ export function registerApi(program: Command): void {
       const stop = async () => {
         await api.close();
         await producer?.disconnect();
+        await admin?.disconnect();
         process.exit(0);
       };
       process.once('SIGTERM', stop);
