@@ -169,16 +169,18 @@ async function load(
   };
 }
 
+/** Raw items get fresh keys in every phase, like the write path's (mostly) new entries. */
+let rawSeq = 0;
+
 async function rawPutLoop(connections: number, seconds: number): Promise<Omit<Phase, 'cpu'>> {
   const dynamo = createDynamoDb(config.dynamodb);
   const latencies: number[] = [];
   const deadline = performance.now() + seconds * 1000;
-  let n = 0;
   let errors = 0;
   await Promise.all(
     Array.from({ length: connections }, async () => {
       while (performance.now() < deadline) {
-        const i = n++;
+        const i = rawSeq++;
         const t0 = performance.now();
         try {
           await dynamo.send(
