@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { CAMPAIGN_STATUSES, type CampaignStatus } from '../campaigns/campaign.ts';
-import { parseInviteFile } from '../campaigns/invites.ts';
+import { normalizeInvites, parseInviteFile } from '../campaigns/invites.ts';
 import type { CampaignService } from '../campaigns/service.ts';
 import { ValidationError } from '../lib/errors.ts';
 import { AuthError, type TokenVerifier } from './auth.ts';
@@ -10,6 +10,9 @@ import { campaignParams, errorResponses } from './schemas.ts';
 // status and import invite lists. Same rules as `regflow campaign …` (both call CampaignService).
 
 type CampaignRoute = { Params: { campaignId: string } };
+
+/** Campaign files with many markets and invite files are bigger than a fan's entry. */
+export const ADMIN_BODY_LIMIT = 4 * 1024 * 1024;
 
 export function registerAdminRoutes(
   app: FastifyInstance,
@@ -27,6 +30,7 @@ export function registerAdminRoutes(
     '/v1/admin/campaigns/:campaignId',
     {
       onRequest: adminOnly,
+      bodyLimit: ADMIN_BODY_LIMIT,
       schema: { ...common, summary: 'Read a campaign', response: { 200: campaign, ...errorResponses } },
     },
     async (request, reply) => {
@@ -43,6 +47,7 @@ export function registerAdminRoutes(
     '/v1/admin/campaigns/:campaignId',
     {
       onRequest: adminOnly,
+      bodyLimit: ADMIN_BODY_LIMIT,
       schema: {
         ...common,
         summary: 'Create or update a campaign from its definition (the campaign file format, as JSON)',
@@ -65,6 +70,7 @@ export function registerAdminRoutes(
     '/v1/admin/campaigns/:campaignId/status',
     {
       onRequest: adminOnly,
+      bodyLimit: ADMIN_BODY_LIMIT,
       schema: {
         ...common,
         summary: 'Change the status (DRAFT → ACTIVE ⇄ TRANSFERRING → CLOSED; closing records closedAt)',
@@ -87,6 +93,7 @@ export function registerAdminRoutes(
     '/v1/admin/campaigns/:campaignId/invites',
     {
       onRequest: adminOnly,
+      bodyLimit: ADMIN_BODY_LIMIT,
       schema: {
         ...common,
         summary: 'Import invites: JSON {emails: [...]} or a text/plain or text/csv invite file',
@@ -98,16 +105,10 @@ export function registerAdminRoutes(
     },
     async (request) => {
       const body = request.body;
-      const emails =
-        typeof body === 'string'
-          ? parseInviteFile(body)
-          : parseInviteFile(
-              Array.isArray(body?.emails) && body.emails.every((e) => typeof e === 'string')
-                ? body.emails.join('\n')
-                : (() => {
-                    throw new ValidationError('emails', 'expected an array of email strings');
-                  })(),
-            );
+      let emails: string[];
+      if (typeof body === 'string') emails = parseInviteFile(body);
+      else if (Array.isArray(body?.emails)) emails = normalizeInvites(body.emails);
+      else throw new ValidationError('emails', 'expected {"emails": [...]} or a text/plain invite file');
       return deps.service.importInvites(request.params.campaignId, emails);
     },
   );

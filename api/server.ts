@@ -114,10 +114,7 @@ function toHttpError(err: FastifyError): HttpError {
   if (err instanceof ValidationError)
     return { status: 400, body: { error: 'BAD_REQUEST', field: err.field, message: err.message } };
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-    return {
-      status: 400,
-      body: { error: 'BAD_REQUEST', field: 'body', message: `body larger than ${BODY_LIMIT} bytes` },
-    };
+    return { status: 400, body: { error: 'BAD_REQUEST', field: 'body', message: 'body too large' } };
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
     return {
       status: 415,

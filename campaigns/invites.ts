@@ -7,6 +7,19 @@ import { normalizeEmail } from './campaign.ts';
 
 const email = z.string().email().max(254);
 
+/** Validates and normalizes a list of emails; a bad one is named `emails[i]`. */
+export function normalizeInvites(emails: readonly unknown[]): string[] {
+  return [
+    ...new Set(
+      emails.map((e, i) => {
+        if (typeof e !== 'string' || !email.safeParse(e.trim()).success)
+          throw new ValidationError(`emails[${i}]`, 'not an email address');
+        return normalizeEmail(e);
+      }),
+    ),
+  ];
+}
+
 export function parseInviteFile(text: string): string[] {
   const emails: string[] = [];
   const lines = text.split(/\r?\n/);

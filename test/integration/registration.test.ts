@@ -342,6 +342,24 @@ describe('bad input', () => {
   });
 });
 
+describe('admin API', () => {
+  it('takes invite lists and campaign files far bigger than a fan entry', async () => {
+    const emails = Array.from({ length: 5_000 }, (_, i) => `invitee-${i}@example.com`);
+    await admin(api, 'PUT', '/v1/admin/campaigns/big-tour', def('big-tour'));
+    const res = await admin(api, 'POST', '/v1/admin/campaigns/big-tour/invites', { emails });
+    expect(res).toEqual({ status: 200, body: { added: 5_000, total: 5_000 } });
+    expect((await register(api, 'big-tour', 'fan-m', entryBody('invitee-4999@example.com'))).status).toBe(
+      200,
+    );
+    const bad = await admin(api, 'POST', '/v1/admin/campaigns/big-tour/invites', {
+      emails: ['ok@example.com', 'nope'],
+    });
+    expect(bad).toMatchObject({ status: 400, body: { field: 'emails[1]' } });
+    const unknown = await admin(api, 'POST', '/v1/admin/campaigns/no-such/status', { status: 'CLOSED' });
+    expect(unknown.status).toBe(404);
+  });
+});
+
 describe('campaign cache', () => {
   it('a change made through one API replica is seen by the other at once', async () => {
     await admin(
