@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { DataRecordsPublisher } from '../lib/data-records.ts';
 import { describeError } from '../lib/errors.ts';
@@ -9,7 +11,8 @@ import type { CampaignCacheWriter } from './service.ts';
 // remove exactly those from the outbox. A crash after publishing and before the removal publishes
 // them again on the next pass with the same sourceRecordIds (at-least-once on the wire, exactly once
 // in effect for a consumer that dedups on sourceRecordId, as the analytics router does). A crash
-// before publishing loses nothing: the records wait in the campaign document.
+// before publishing loses nothing: the records wait in the campaign document. Every API replica
+// runs a relay; a lease in the campaign store lets one of them publish at a time.
 
 export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
@@ -25,8 +28,16 @@ export class OutboxRelay {
       cache?: CampaignCacheWriter;
       logger?: Logger;
       batchSize?: number;
+      /** This relay's name in the lease (default: host + pid + random). */
+      owner?: string;
+      leaseMs?: number;
+      clock?: () => Date;
     },
-  ) {}
+  ) {
+    this.owner = deps.owner ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  }
+
+  private readonly owner: string;
 
   /** One pass over pending outboxes; returns how many records were published. */
   runOnce(): Promise<number> {
@@ -54,6 +65,8 @@ export class OutboxRelay {
   }
 
   private async pass(): Promise<number> {
+    const now = this.deps.clock?.() ?? new Date();
+    if (!(await this.deps.store.acquireRelayLease(this.owner, this.deps.leaseMs ?? 15_000, now))) return 0;
     let published = 0;
     const batches = await this.deps.store.pendingOutbox(this.deps.batchSize ?? 100);
     for (const batch of batches) {

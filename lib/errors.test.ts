@@ -19,6 +19,12 @@ describe('isRetriable', () => {
     ['an AWS 503', Object.assign(new Error('unavailable'), { $metadata: { httpStatusCode: 503 } }), true],
     ['an AWS 400', Object.assign(new Error('validation'), { $metadata: { httpStatusCode: 400 } }), false],
     ['a refused connection', Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }), true],
+    [
+      'FerretDB busy (SQLite locked)',
+      Object.assign(new Error('database is locked (5) (SQLITE_BUSY)'), { name: 'MongoServerError' }),
+      true,
+    ],
+    ['another MongoServerError', Object.assign(new Error('bad $set'), { name: 'MongoServerError' }), false],
     ['a plain Error', new Error('boom'), false],
     ['a string', 'boom', false],
     ['null', null, false],

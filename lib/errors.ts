@@ -98,6 +98,9 @@ export function isRetriable(err: unknown): boolean {
     if (typeof status === 'number') return status >= 500 || status === 429;
     if (typeof e.code === 'string' && RETRIABLE_NODE_CODES.has(e.code)) return true;
     if (e.name === 'MongoNetworkError' || e.name === 'MongoServerSelectionError') return true;
+    // FerretDB on SQLite under write contention: try again.
+    if (e.name === 'MongoServerError' && /database is locked|SQLITE_BUSY/.test(String(e.message)))
+      return true;
     return false;
   } catch {
     return false;

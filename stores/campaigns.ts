@@ -33,12 +33,24 @@ export interface CampaignStore {
   pendingOutbox(limit: number): Promise<OutboxBatch[]>;
   /** Removes these published records from the campaign's outbox (records added since are kept). */
   removeFromOutbox(campaignId: string, sourceRecordIds: readonly string[]): Promise<void>;
+  /**
+   * Takes or renews the relay lease for `ttlMs`: true when `owner` holds it. Only the holder relays,
+   * so API replicas do not publish the same records side by side (a lease that lapses mid-pass can
+   * still duplicate a record; consumers dedup by sourceRecordId).
+   */
+  acquireRelayLease(owner: string, ttlMs: number, now?: Date): Promise<boolean>;
 }
 
 interface CampaignDoc extends Campaign {
   _id: string;
   outbox: DataRecord[];
   outboxPending: boolean;
+}
+
+interface LeaseDoc {
+  _id: string;
+  owner: string;
+  until: number;
 }
 
 interface InviteDoc {
@@ -50,10 +62,27 @@ interface InviteDoc {
 export class MongoCampaignStore implements CampaignStore {
   private readonly campaigns: Collection<CampaignDoc>;
   private readonly invites: Collection<InviteDoc>;
+  private readonly leases: Collection<LeaseDoc>;
 
   constructor(db: Db) {
     this.campaigns = db.collection<CampaignDoc>('campaigns');
     this.invites = db.collection<InviteDoc>('campaign_invites');
+    this.leases = db.collection<LeaseDoc>('leases');
+  }
+
+  async acquireRelayLease(owner: string, ttlMs: number, now = new Date()): Promise<boolean> {
+    const t = now.getTime();
+    try {
+      const r = await this.leases.updateOne(
+        { _id: 'campaign-outbox-relay', $or: [{ owner }, { until: { $lt: t } }] },
+        { $set: { owner, until: t + ttlMs } },
+        { upsert: true },
+      );
+      return r.matchedCount + r.upsertedCount > 0;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false; // someone else holds it
+      throw err;
+    }
   }
 
   async init(): Promise<void> {
@@ -97,26 +126,45 @@ export class MongoCampaignStore implements CampaignStore {
   }
 
   async addInvites(campaignId: string, emails: readonly string[]): Promise<number> {
+    // Chunks of 1,000: one query for those already on the list, one insert for the rest (FerretDB
+    // on SQLite answers SQLITE_BUSY to hundreds of concurrent single writes). A concurrent import of
+    // the same emails makes the insert fail on a duplicate: then that chunk goes one by one.
     let added = 0;
     const unique = [...new Set(emails)];
-    for (let i = 0; i < unique.length; i += 500) {
-      const chunk = unique.slice(i, i + 500);
-      const results = await Promise.all(
-        chunk.map((email) =>
-          this.invites
+    for (let i = 0; i < unique.length; i += 1_000) {
+      const chunk = unique.slice(i, i + 1_000);
+      const existing = new Set(
+        (
+          await this.invites
+            .find({ campaignId, email: { $in: chunk } }, { projection: { email: 1 } })
+            .toArray()
+        ).map((d) => d.email),
+      );
+      const missing = chunk.filter((e) => !existing.has(e));
+      if (missing.length === 0) continue;
+      try {
+        await this.invites.insertMany(
+          missing.map((email) => ({ _id: `${campaignId}:${email}`, campaignId, email })),
+          { ordered: true },
+        );
+        added += missing.length;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        added += (err as { insertedCount?: number }).insertedCount ?? 0; // before the duplicate
+        for (const email of missing) {
+          const r = await this.invites
             .updateOne(
               { _id: `${campaignId}:${email}` },
               { $setOnInsert: { campaignId, email } },
               { upsert: true },
             )
-            .then((r) => r.upsertedCount)
-            .catch((err) => {
-              if (isDuplicateKey(err)) return 0;
-              throw err;
-            }),
-        ),
-      );
-      added += results.reduce((a, b) => a + b, 0);
+            .catch((e) => {
+              if (isDuplicateKey(e)) return { upsertedCount: 0 };
+              throw e;
+            });
+          added += r.upsertedCount;
+        }
+      }
     }
     return added;
   }

@@ -18,8 +18,16 @@ const clone = <T>(v: T): T => structuredClone(v);
 export class MemoryCampaignStore implements CampaignStore {
   readonly docs = new Map<string, { campaign: Campaign; outbox: DataRecord[] }>();
   readonly invites = new Map<string, Set<string>>();
+  lease: { owner: string; until: number } | undefined;
 
   async init(): Promise<void> {}
+
+  async acquireRelayLease(owner: string, ttlMs: number, now = new Date()): Promise<boolean> {
+    const t = now.getTime();
+    if (this.lease && this.lease.owner !== owner && this.lease.until >= t) return false;
+    this.lease = { owner, until: t + ttlMs };
+    return true;
+  }
 
   async get(id: string): Promise<Campaign | undefined> {
     const d = this.docs.get(id);

@@ -186,6 +186,18 @@ export function storeContract(label: string, make: StoreFactory): void {
       expect((await store.get('camp-1'))?.version).toBe(2);
     });
 
+    it('lets one relay hold the outbox lease at a time, and another take it once it lapses', async () => {
+      const store = make.campaigns();
+      const t0 = new Date('2027-01-01T00:00:00Z');
+      const at = (ms: number) => new Date(t0.getTime() + ms);
+      expect(await store.acquireRelayLease('a', 1000, t0)).toBe(true);
+      expect(await store.acquireRelayLease('b', 1000, at(500))).toBe(false);
+      expect(await store.acquireRelayLease('a', 1000, at(900))).toBe(true); // renewed until 1900
+      expect(await store.acquireRelayLease('b', 1000, at(1500))).toBe(false);
+      expect(await store.acquireRelayLease('b', 1000, at(2000))).toBe(true);
+      expect(await store.acquireRelayLease('a', 1000, at(2100))).toBe(false);
+    });
+
     it('imports invites idempotently', async () => {
       const store = make.campaigns();
       expect(await store.addInvites('camp-1', ['a@x.com', 'b@x.com', 'a@x.com'])).toBe(2);

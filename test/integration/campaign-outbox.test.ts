@@ -109,12 +109,15 @@ describe('campaign outbox relay', () => {
         throw new Error('process killed after publishing');
       },
     };
-    const first = new OutboxRelay({ store, publisher: crashing });
+    const first = new OutboxRelay({ store, publisher: crashing, owner: 'replica-1', leaseMs: 60_000 });
     await first.runOnce();
     expect((await store.pendingOutbox(100)).flatMap((b) => b.records)).toHaveLength(expected.length);
 
-    // A new relay publishes again and clears the outbox; a later change is published once.
-    const second = new OutboxRelay({ store, publisher: toKafka });
+    // Another replica's relay waits while the lease is held, then takes over: it publishes again
+    // and clears the outbox; a later change is published once.
+    expect(await new OutboxRelay({ store, publisher: toKafka, owner: 'replica-2' }).runOnce()).toBe(0);
+    const later = () => new Date(Date.now() + 61_000);
+    const second = new OutboxRelay({ store, publisher: toKafka, owner: 'replica-2', clock: later });
     expect(await second.runOnce()).toBe(expected.length);
     await service.setStatus('c-1', 'TRANSFERRING');
     expect(await second.runOnce()).toBe(1);
