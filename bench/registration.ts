@@ -308,6 +308,7 @@ export async function benchRegistration(opts: {
 
     const c = opts.writeConnections;
     await load(server.port, { connections: c, duration: 2, expectStatus: 200, next: next('bench-open') });
+    await rawPutLoop(c, 2); // warm-up of the raw loop's client and connections too
     // Alternate raw, write, raw, write, …, raw: moto is shared with other work, so its speed drifts;
     // the ratio compares the means of interleaved phases.
     type Measured = Awaited<ReturnType<typeof measureCpu<Omit<Phase, 'cpu'>>>>;
