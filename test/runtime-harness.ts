@@ -107,7 +107,7 @@ export async function produceEventsTransactionally(topic: string, groups: Sample
 }
 
 export async function produceRaw(topic: string, messages: { key: string; value: Buffer }[]): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true });
   await producer.connect();
   await producer.send({ topic, messages, acks: -1 });
   await producer.disconnect();
