@@ -1,8 +1,8 @@
-import type { ProcessorDefinition } from '../runtime/types.ts';
+import type { AnyProcessorDefinition } from '../runtime/types.ts';
 import { ECHO, echoProcessor } from './echo/processor.ts';
 
 // Every runnable processor by name (= its consumer group id in topology/index.ts).
 
-export const PROCESSORS: Readonly<Record<string, () => ProcessorDefinition>> = {
+export const PROCESSORS: Readonly<Record<string, () => AnyProcessorDefinition>> = {
   [ECHO]: () => echoProcessor(),
 };

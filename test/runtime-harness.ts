@@ -16,7 +16,7 @@ import { config, uniqueName } from './support.ts';
 // Helpers for the runtime's integration tests: topics of one's own, Avro sample events, a
 // read-committed reader, and echo processors as child processes that can be killed or stopped.
 
-export const kafka: Kafka = createKafka(config.kafka, { logLevel: 0 });
+export const kafka: Kafka = createKafka(config.kafka);
 export const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
 
 export interface EchoTopics {
