@@ -24,6 +24,14 @@ export const topology: Topology = {
       valueSchema: 'sample-event',
       description: 'the sample events, forwarded by echo',
     },
+    {
+      name: 'sample.events.stored',
+      partitions: 6,
+      cleanupPolicy: CleanupPolicy.DELETE,
+      retentionMs: 7 * DAY_MS,
+      valueSchema: 'sample-event',
+      description: 'the sample events, once written to the MongoDB reference store by sample-store',
+    },
   ],
   processors: [
     {
@@ -32,6 +40,14 @@ export const topology: Topology = {
         'reference processor: forwards each sample event; used by the runtime tests and the benchmark',
       inputs: ['sample.events'],
       outputs: ['sample.events.echoed'],
+      retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
+    },
+    {
+      name: 'sample-store',
+      description:
+        'reference processor with an effect: writes each sample event to MongoDB (conditional, versioned upsert, batches of 25), then forwards it',
+      inputs: ['sample.events'],
+      outputs: ['sample.events.stored'],
       retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
     },
   ],
