@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { describeError } from '../lib/errors.ts';
+import { benchRss } from './rss.ts';
 import { benchRuntime } from './runtime.ts';
 
 const positive = (v: string) => {
@@ -16,6 +17,16 @@ program
   .option('--rounds <n>', 'rounds per contestant', positive, 3)
   .action(async (opts: { records: number; rounds: number }) => {
     await benchRuntime(opts);
+    process.exit(0);
+  });
+
+program
+  .command('rss')
+  .description('resident memory of idle processor processes: each processor alone, then all in one')
+  .option('--rounds <n>', 'starts per configuration (median reported)', positive, 3)
+  .option('--settle <seconds>', 'seconds after ready before reading RSS', positive, 5)
+  .action(async (opts: { rounds: number; settle: number }) => {
+    await benchRss({ rounds: opts.rounds, settleSeconds: opts.settle });
     process.exit(0);
   });
 
