@@ -15,8 +15,9 @@ program
   .description('the echo processor under the runtime (EOS) vs a bare kafkajs consume→produce loop')
   .option('--records <n>', 'records per round', positive, 30_000)
   .option('--rounds <n>', 'rounds per contestant', positive, 3)
-  .action(async (opts: { records: number; rounds: number }) => {
-    await benchRuntime(opts);
+  .option('--steady', 'steady state: 500,000 records per round (overrides --records)')
+  .action(async (opts: { records: number; rounds: number; steady?: boolean }) => {
+    await benchRuntime({ records: opts.steady ? 500_000 : opts.records, rounds: opts.rounds });
     process.exit(0);
   });
 

@@ -112,15 +112,16 @@ export async function handlePartitionBatch(
     while (handled < due && io.active()) {
       const records = chunk.slice(handled, Math.min(due, handled + work.unitSize));
       const outcomes = await work.process(records);
-      outcomes.forEach((outcome, i) => {
+      for (let i = 0; i < outcomes.length; i++) {
+        const outcome = outcomes[i]!;
         if (outcome.ok) {
           for (const m of outcome.messages) out.push(m);
-          return;
+          continue;
         }
         work.telemetry.failed(outcome, records[i]!);
         const { failure } = outcome;
         out.push({ topic: failure.topic, key: failure.key, value: failure.value, headers: failure.headers });
-      });
+      }
       handled += records.length;
       // kafkajs sends heartbeats only when asked: ask at least every second, or slow handlers
       // and retries would outlast the session timeout.

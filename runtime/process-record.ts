@@ -1,5 +1,5 @@
 import { PermanentError } from '../lib/errors.ts';
-import { createRetry } from '../lib/retry.ts';
+import { createRetry, type Retry } from '../lib/retry.ts';
 import type { ProcessorSpec } from '../topology/types.ts';
 import { type FailedRecord, previousAttempts, type RoutedFailure, routeFailure } from './failures.ts';
 import { Header, type Headers } from './headers.ts';
@@ -110,27 +110,44 @@ export function failureOutcome(
   return { ok: false, failure, attempts, error };
 }
 
+async function attemptOnce(
+  deps: ProcessRecordDeps,
+  record: FailedRecord,
+  ctx: HandlerContext,
+  attempt: number,
+): Promise<EncodedMessage[]> {
+  const input = toInput(record, await deps.codec.decode(record.value), attempt);
+  return encodeOutputs(deps.spec, deps.codec, await deps.handler(input, ctx), attempt);
+}
+
 async function processRecord(
   deps: ProcessRecordDeps,
-  retry: ReturnType<typeof createRetry>,
+  retry: Retry,
   record: FailedRecord,
   ctx: HandlerContext,
   onRetry?: OnRetry,
 ): Promise<RecordOutcome> {
-  const { spec, handler, codec } = deps;
   const before = previousAttempts(record.headers);
-  let made = 0;
+  // The first attempt runs outside the retry helper (no closure per record): nearly every
+  // record succeeds at once.
+  let firstError: unknown;
   try {
-    const { value: messages } = await retry(
-      async () => {
-        made++;
-        const input = toInput(record, await codec.decode(record.value), before + made);
-        return encodeOutputs(spec, codec, await handler(input, ctx), before + made);
+    return { ok: true, messages: await attemptOnce(deps, record, ctx, before + 1), attempts: before + 1 };
+  } catch (error) {
+    firstError = error;
+  }
+  let made = 1;
+  try {
+    const { value: messages } = await retry.after(
+      firstError,
+      (n) => {
+        made = n;
+        return attemptOnce(deps, record, ctx, before + n);
       },
       { onRetry },
     );
     return { ok: true, messages, attempts: before + made };
   } catch (error) {
-    return failureOutcome(spec, record, error, before + made, (deps.now ?? Date.now)());
+    return failureOutcome(deps.spec, record, error, before + made, (deps.now ?? Date.now)());
   }
 }

@@ -57,7 +57,9 @@ export async function startProcessorConsumer(deps: ProcessorConsumerDeps): Promi
     sessionTimeout: config.runtime.sessionTimeoutMs,
     heartbeatInterval: Math.max(1_000, Math.floor(config.runtime.sessionTimeoutMs / 10)),
     rebalanceTimeout: Math.max(60_000, config.runtime.sessionTimeoutMs * 2),
-    maxBytesPerPartition: 1_048_576,
+    // Up to 4 MiB per partition and fetch: with ~1 KB records a 1 MiB fetch capped every
+    // transaction at ~1,000 records, below REGFLOW_BATCH_MAX_RECORDS (PERF-NOTES).
+    maxBytesPerPartition: 4 * 1_048_576,
     maxWaitTimeInMs: 250,
     retry: { retries: 10 },
   });
@@ -200,6 +202,10 @@ function createWork(deps: ProcessorConsumerDeps): (topic: string, log: Logger) =
       log.warn({ attempt: info.attempt, err: describeError(info.error) }, 'retrying in place');
     };
     const batchCtx: HandlerContext = { processor: group, log, resources: deps.resources };
+    // Records of a partition are handled one after another: one context serves them all, its
+    // logger told the offset in hand (no allocation per record).
+    const recordLog = new OffsetLog(log);
+    const recordCtx: HandlerContext = { processor: group, log: recordLog, resources: deps.resources };
     return {
       tier: tierOf(group, topic),
       chunkSize: config.runtime.batchMaxRecords,
@@ -207,12 +213,8 @@ function createWork(deps: ProcessorConsumerDeps): (topic: string, log: Logger) =
       process: async (records) => {
         if (processMany) return processMany(records, batchCtx, onRetry);
         const record = records[0]!;
-        const ctx: HandlerContext = {
-          processor: group,
-          log: new OffsetLog(log, record.offset),
-          resources: deps.resources,
-        };
-        return [await processOne!(record, ctx, onRetry)];
+        recordLog.offset = record.offset;
+        return [await processOne!(record, recordCtx, onRetry)];
       },
       telemetry: {
         failed: (outcome, record) => {
@@ -254,12 +256,10 @@ function countOutputs(metrics: ProcessorMetrics, out: EncodedMessage[]): void {
   for (const [topic, n] of counts) metrics.recordsOut(topic, n);
 }
 
-/** A record handler's logger: adds the offset only when it logs (a child logger per record costs). */
+/** A record handler's logger: adds the offset in hand only when it logs (a child logger per record costs). */
 class OffsetLog implements HandlerLogger {
-  constructor(
-    private readonly logger: Logger,
-    private readonly offset: string,
-  ) {}
+  offset = '';
+  constructor(private readonly logger: Logger) {}
   info(obj: object, msg?: string): void {
     this.logger.info({ ...obj, offset: this.offset }, msg);
   }
