@@ -13,7 +13,7 @@ import type { FiredState } from './due-ticks.ts';
 // state: the last fired tick of each schedule, as JSON in the offset's metadata. So a tick and
 // the record that it fired become visible together or not at all.
 //
-// Opening the log calls InitProducerId for that transactional id: Kafka bumps the epoch, aborts
+// Opening the log sends InitProducerId for that transactional id: Kafka bumps the epoch, aborts
 // any transaction a previous leader left open, and from then on refuses every commit of an older
 // epoch (a paused or partitioned "zombie" leader). Only after that is the state read. So whatever
 // the new leader reads is final, and no other replica can add a tick behind its back: a tick is
@@ -89,7 +89,12 @@ export class TickLog {
       retry: { retries: 30, initialRetryTime: 10, maxRetryTime: 1_000 },
     });
     try {
-      await producer.connect(); // InitProducerId: the fence
+      await producer.connect();
+      // The fence. kafkajs's connect() asks for a plain idempotent producer id (no transactional
+      // id: it fences nothing); the transactional InitProducerId goes out with the first
+      // transaction(). So open and drop an empty transaction here (no EndTxn is sent for it),
+      // before the state is read. Checked by test/integration/schedulers.test.ts.
+      await (await producer.transaction()).abort();
       const { offset, metadata } = await settledState(admin, names);
       return { log: new TickLog(producer, codec, names, offset), state: decodeState(metadata) };
     } catch (err) {
