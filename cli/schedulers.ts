@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
 import { runSchedulerReplica } from '../connectors/schedulers/index.ts';
-import { parseClock } from '../lib/clock.ts';
+import { DEFAULT_TICK_LOG_NAMES } from '../connectors/schedulers/tick-log.ts';
+import { parseClock, systemClock } from '../lib/clock.ts';
 import { createLogger } from '../lib/logger.ts';
 
 export function registerSchedulers(program: Command): void {
@@ -19,11 +20,33 @@ export function registerSchedulers(program: Command): void {
       'system',
     )
     .option('--replica-id <id>', 'name of this replica in logs and ticks (default: host-pid)')
-    .action(async (opts: { clock: string; replicaId?: string }) => {
+    .option(
+      '--sim-prefix <name>',
+      'with a simulated clock: prefix of the tick topic, transactional id, state group and lease (simulated ticks never mix with real ones)',
+      'simulated',
+    )
+    .action(async (opts: { clock: string; replicaId?: string; simPrefix: string }) => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
       const clock = parseClock(opts.clock);
-      const running = await runSchedulerReplica({ config, clock, logger, replicaId: opts.replicaId });
+      const simulated = clock !== systemClock;
+      const p = opts.simPrefix;
+      const running = await runSchedulerReplica({
+        config,
+        clock,
+        logger,
+        replicaId: opts.replicaId,
+        ...(simulated
+          ? {
+              names: {
+                topic: `${p}.${DEFAULT_TICK_LOG_NAMES.topic}`,
+                transactionalId: `${p}-${DEFAULT_TICK_LOG_NAMES.transactionalId}`,
+                stateGroup: `${p}-${DEFAULT_TICK_LOG_NAMES.stateGroup}`,
+              },
+              leasePrefix: `${p}:scheduler`,
+            }
+          : {}),
+      });
       let signals = 0;
       const shutdown = (signal: NodeJS.Signals) => {
         if (++signals > 1) process.exit(130);

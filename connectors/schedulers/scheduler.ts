@@ -78,6 +78,12 @@ export function startScheduler(deps: SchedulerDeps): RunningScheduler {
       let state = opened.state;
       leading = true;
       logger.info({ epoch, state: describeState(state) }, 'scheduler: leading; tick log fenced and read');
+      const ahead = Object.entries(state).filter(([, at]) => at > clock.now().getTime());
+      if (ahead.length > 0)
+        logger.warn(
+          { schedules: ahead.map(([name]) => name), state: describeState(state) },
+          'scheduler: the last fired tick is ahead of this clock; those schedules fire again once the clock passes it',
+        );
       let startUp = true;
       while (!lost.signal.aborted) {
         const now = clock.now().getTime();
@@ -115,10 +121,7 @@ export function startScheduler(deps: SchedulerDeps): RunningScheduler {
 
   async function loop(): Promise<void> {
     logger.info(
-      {
-        replica: deps.replicaId,
-        schedules: schedules.map((s) => `${s.name} ${s.spec.cron} ${s.spec.timezone}`),
-      },
+      { schedules: schedules.map((s) => `${s.name} ${s.spec.cron} ${s.spec.timezone}`) },
       'scheduler: started',
     );
     while (!stopping.signal.aborted) {
@@ -136,7 +139,7 @@ export function startScheduler(deps: SchedulerDeps): RunningScheduler {
       }
       await sleep(pollMs, undefined, { signal: stopping.signal }).catch(() => {});
     }
-    logger.info({ replica: deps.replicaId }, 'scheduler: stopped');
+    logger.info('scheduler: stopped');
   }
 
   const done = loop();
