@@ -1,4 +1,4 @@
-import { type CronSchedule, tickIdOf } from './schedules.ts';
+import { type CronSchedule, NEXT_HORIZON_MS, tickIdOf } from './schedules.ts';
 
 // Which ticks the leader fires now: pure, from the last fired tick of each schedule and the clock.
 //
@@ -42,7 +42,9 @@ export function dueTicks(
   const due: DueTick[] = [];
   for (const schedule of schedules) {
     const last = state[schedule.name];
-    let ticks = schedule.ticksBetween(Math.max(last ?? horizon, horizon), nowMs);
+    // Without history only the latest tick matters, and every schedule ticks at least daily.
+    const from = last ?? nowMs - NEXT_HORIZON_MS;
+    let ticks = schedule.ticksBetween(Math.max(from, horizon), nowMs);
     let skipped = 0;
     if (last === undefined) ticks = ticks.slice(-1);
     else if (options.startUp && ticks.length > options.catchUpMax) {

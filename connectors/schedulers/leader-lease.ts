@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { Lease } from './scheduler.ts';
 
 // Who fires: one leader among the scheduler replicas, elected by a Redis lease (SET if absent,
 // with a TTL, renewed by its holder). Each new lease gets a fencing token from a counter that
@@ -21,7 +22,7 @@ const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
-export class LeaderLease {
+export class LeaderLease implements Lease {
   private holding: string | null = null;
 
   constructor(

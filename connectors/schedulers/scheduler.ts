@@ -4,13 +4,21 @@ import type { Clock } from '../../lib/clock.ts';
 import { describeError } from '../../lib/errors.ts';
 import type { SchedulerTick } from '../../schemas/types.generated.ts';
 import { advanceState, type DueTick, dueTicks, type FiredState, nextTickAfter } from './due-ticks.ts';
-import type { LeaderLease } from './leader-lease.ts';
 import type { CronSchedule } from './schedules.ts';
 
 // One scheduler replica: waits for the lease; as leader, fences the tick log and reads its state,
 // fires the missed ticks (bounded catch-up), then sleeps on the injected clock until the next tick
 // and fires it, until it stops or loses the lease (or the log refuses a commit: fenced). Time
 // decisions read `clock`; the lease lives in real time (Redis TTLs).
+
+/** The leader lease (leader-lease.ts over Redis; an in-memory one in unit tests). */
+export interface Lease {
+  readonly ttlMs: number;
+  /** The fencing token when acquired, else null. */
+  tryAcquire(): Promise<number | null>;
+  renew(): Promise<boolean>;
+  release(): Promise<void>;
+}
 
 export interface TickLogPort {
   append(ticks: readonly SchedulerTick[], state: FiredState): Promise<void>;
@@ -20,7 +28,7 @@ export interface TickLogPort {
 export interface SchedulerDeps {
   schedules: readonly CronSchedule[];
   clock: Clock;
-  lease: LeaderLease;
+  lease: Lease;
   openTickLog: () => Promise<{ log: TickLogPort; state: FiredState }>;
   replicaId: string;
   logger: Logger;

@@ -46,7 +46,7 @@ export const SCHEDULES: readonly ScheduleSpec[] = [
 
 const MINUTE_MS = 60_000;
 /** How far `nextAfter` looks: longer than any day, DST included. */
-const NEXT_HORIZON_MS = 26 * 3_600_000;
+export const NEXT_HORIZON_MS = 26 * 3_600_000;
 
 export const tickIdOf = (schedule: string, scheduledAtMs: number) =>
   `${schedule}@${new Date(scheduledAtMs).toISOString()}`;
@@ -54,6 +54,7 @@ export const tickIdOf = (schedule: string, scheduledAtMs: number) =>
 export class CronSchedule {
   readonly spec: ScheduleSpec;
   private readonly task: ScheduledTask;
+  private lastNext: { from: number; next: number } | undefined;
 
   constructor(spec: ScheduleSpec) {
     if (!cron.validate(spec.cron) || spec.cron.trim().split(/\s+/).length !== 5)
@@ -96,9 +97,16 @@ export class CronSchedule {
 
   /** The first scheduled instant after `afterMs`. */
   nextAfter(afterMs: number): number {
+    // The loop asks again and again with a growing afterMs: nothing matches in (from, next), so the
+    // answer stays `next` until afterMs reaches it (a daily scan is ~1,400 Intl conversions).
+    const cached = this.lastNext;
+    if (cached && cached.from <= afterMs && afterMs < cached.next) return cached.next;
     const limit = afterMs + NEXT_HORIZON_MS;
     for (let t = Math.floor(afterMs / MINUTE_MS) * MINUTE_MS + MINUTE_MS; t <= limit; t += MINUTE_MS) {
-      if (this.matches(t)) return t;
+      if (this.matches(t)) {
+        this.lastNext = { from: afterMs, next: t };
+        return t;
+      }
     }
     throw new ValidationError(
       `schedule ${this.name}`,
