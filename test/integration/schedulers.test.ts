@@ -152,7 +152,12 @@ describe('schedulers (real Kafka, registry, Redis; simulated clock)', () => {
       await new Promise((r) =>
         setTimeout(r, Math.max(0, realAt(ms('2026-11-01T10:00:00-08:00')) - Date.now())),
       );
-      const leader = replicas.find((r) => firedBy(r) > 0);
+      // The leader now is the one that fired under the newest epoch (leadership may have moved).
+      const newestEpoch = (r: Replica) =>
+        Math.max(-1, ...r.events().flatMap((e) => (e.event === 'fired' ? [Number(e.epoch)] : [])));
+      const leader = [...replicas]
+        .sort((x, y) => newestEpoch(y) - newestEpoch(x))
+        .find((r) => firedBy(r) > 0);
       expect(leader, replicas.map((r) => r.output()).join('\n')).toBeDefined();
       const survivor = replicas.find((r) => r !== leader)!;
       const killedAt = simAt(Date.now());
