@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import { RetriableError } from '../../lib/errors.ts';
+import { PermanentError } from '../../lib/errors.ts';
 import type { Codec } from '../../runtime/codec.ts';
 import { loadSchema } from '../../schemas/index.ts';
 import type { SchedulerTick } from '../../schemas/types.generated.ts';
@@ -51,9 +51,24 @@ export const encodeState = (state: FiredState): string =>
 
 export function decodeState(metadata: string | null | undefined): FiredState {
   if (!metadata) return {};
-  const parsed = JSON.parse(metadata) as StoredState;
-  if (parsed.v !== 1) throw new RetriableError(`scheduler state: unknown version ${String(parsed.v)}`);
-  return Object.fromEntries(Object.entries(parsed.last).map(([k, v]) => [k, new Date(v).getTime()]));
+  let parsed: StoredState;
+  try {
+    parsed = JSON.parse(metadata) as StoredState;
+  } catch (err) {
+    throw new PermanentError(
+      `scheduler state: the committed metadata is not JSON (${(err as Error).message})`,
+    );
+  }
+  if (parsed?.v !== 1 || typeof parsed.last !== 'object' || parsed.last === null)
+    throw new PermanentError(`scheduler state: unknown format ${JSON.stringify(metadata).slice(0, 200)}`);
+  const state: FiredState = {};
+  for (const [schedule, iso] of Object.entries(parsed.last)) {
+    const at = new Date(iso).getTime();
+    if (Number.isNaN(at))
+      throw new PermanentError(`scheduler state: last.${schedule} is not an instant (${iso})`);
+    state[schedule] = at;
+  }
+  return state;
 }
 
 export class TickLog {
