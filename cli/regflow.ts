@@ -3,6 +3,7 @@ import { describeError } from '../lib/errors.ts';
 import { registerDlq } from './dlq.ts';
 import { registerReplay } from './replay.ts';
 import { registerRun } from './run.ts';
+import { registerSchedulers } from './schedulers.ts';
 import { registerStart } from './start.ts';
 import { registerTail } from './tail.ts';
 import { registerTopics } from './topics.ts';
@@ -22,6 +23,7 @@ registerReplay(program);
 registerDlq(program);
 registerTopology(program);
 registerTopics(program);
+registerSchedulers(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`regflow: ${describeError(err)}`);

@@ -66,6 +66,18 @@ export const VARIABLES = {
     default: '2000',
     doc: 'Most records a processor handles in one Kafka transaction.',
   },
+  REGFLOW_SCHEDULER_LEASE_TTL_MS: {
+    default: '10000',
+    doc: 'Schedulers: TTL of the Redis leader lease; a dead leader is replaced within about this long.',
+  },
+  REGFLOW_SCHEDULER_CATCH_UP_MAX: {
+    default: '12',
+    doc: 'Schedulers: most missed ticks per schedule fired when a leader starts (older ones are skipped and counted).',
+  },
+  REGFLOW_NOTIFICATION_SEND_RATE: {
+    default: '1000',
+    doc: "plan-sends: reminders the SMS sender delivers per hour; sizes each market's send window.",
+  },
   REGFLOW_LOG_LEVEL: { default: 'info', doc: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
   REGFLOW_CACHE_DIR: {
     default: '$XDG_CACHE_HOME/regflow or ~/.cache/regflow',
@@ -101,6 +113,8 @@ export interface Config {
     sessionTimeoutMs: number;
     batchMaxRecords: number;
   };
+  schedulers: { leaseTtlMs: number; catchUpMax: number };
+  notifications: { sendRatePerHour: number };
   logLevel: z.infer<typeof logLevel>;
   paths: { cacheDir: string; dataDir: string };
   keepInfra: boolean;
@@ -182,6 +196,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       httpPort: read(env, 'REGFLOW_HTTP_PORT', intIn(0, 65_535)),
       sessionTimeoutMs: read(env, 'REGFLOW_KAFKA_SESSION_TIMEOUT_MS', intIn(6_000, 300_000)),
       batchMaxRecords: read(env, 'REGFLOW_BATCH_MAX_RECORDS', intIn(1, 100_000)),
+    },
+    schedulers: {
+      leaseTtlMs: read(env, 'REGFLOW_SCHEDULER_LEASE_TTL_MS', intIn(300, 600_000)),
+      catchUpMax: read(env, 'REGFLOW_SCHEDULER_CATCH_UP_MAX', intIn(1, 10_000)),
+    },
+    notifications: {
+      sendRatePerHour: read(env, 'REGFLOW_NOTIFICATION_SEND_RATE', intIn(1, 10_000_000)),
     },
     logLevel: read(env, 'REGFLOW_LOG_LEVEL', logLevel),
     paths: {

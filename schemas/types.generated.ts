@@ -15,3 +15,27 @@ export interface SampleEvent {
   /** When the producer created the event (epoch millis); end-to-end latency is measured from it. */
   producedAt: number;
 }
+
+/** One fired tick of a scheduler (the audit trail, and the command for the job it triggers). Key: tickId. Fired exactly once across scheduler replicas. */
+export interface SchedulerTick {
+  /** <schedule>@<scheduledAt as UTC ISO>: the same on every replica; also the record key. */
+  tickId: string;
+  /** plan-sends, markets-to-notify or reminder-emails. */
+  schedule: string;
+  /** The schedule's cron expression when the tick fired. */
+  cron: string;
+  /** IANA zone the expression is read in (America/Los_Angeles). */
+  timezone: string;
+  /** The instant the tick was due (epoch millis). */
+  scheduledAt: number;
+  /** When the scheduler fired it, by the scheduler's clock (simulated in tests and demos). */
+  firedAt: number;
+  /** Fired by a scheduler that was starting or taking over, for a tick due before it started. */
+  catchUp: boolean;
+  /** Missed ticks of this schedule, older than the catch-up cap, that were not fired (0 unless catchUp). */
+  skippedBefore: number;
+  /** Fencing token of the replica's leadership (increases with every new leader). */
+  leaderEpoch: number;
+  /** Id of the scheduler replica that fired it. */
+  firedBy: string;
+}

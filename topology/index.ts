@@ -32,6 +32,16 @@ export const topology: Topology = {
       valueSchema: 'sample-event',
       description: 'the sample events, once written to the MongoDB reference store by sample-store',
     },
+    {
+      name: 'scheduler.ticks',
+      partitions: 1,
+      cleanupPolicy: CleanupPolicy.COMPACT,
+      retentionMs: -1,
+      valueSchema: 'scheduler-tick',
+      external: true,
+      description:
+        'every fired scheduler tick, keyed by tick id (audit trail and job trigger); written by the schedulers (connectors/schedulers), exactly once',
+    },
   ],
   processors: [
     {
