@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { describeError } from '../lib/errors.ts';
+import { benchAnalytics } from './analytics.ts';
 import { benchRuntime } from './runtime.ts';
 
 const positive = (v: string) => {
@@ -16,6 +17,18 @@ program
   .option('--rounds <n>', 'rounds per contestant', positive, 3)
   .action(async (opts: { records: number; rounds: number }) => {
     await benchRuntime(opts);
+    process.exit(0);
+  });
+
+program
+  .command('analytics')
+  .description(
+    'analytics-router (EOS) on a mix of the five types + 1% invalid vs echo pass-through on the same records',
+  )
+  .option('--records <n>', 'records per round', positive, 50_000)
+  .option('--rounds <n>', 'rounds per contestant', positive, 3)
+  .action(async (opts: { records: number; rounds: number }) => {
+    await benchAnalytics(opts);
     process.exit(0);
   });
 
