@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import avro from 'avsc';
 import { Partitioners } from 'kafkajs';
@@ -32,7 +33,19 @@ interface Round {
   contestant: Contestant;
   seconds: number;
   recordsPerSecond: number;
+  /** CPU time of the processor process per record while timed: less sensitive than wall time to a busy machine. */
+  cpuMicrosPerRecord: number;
   rssMiB: number;
+}
+
+/** User + system CPU seconds of a process so far (Linux /proc; clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 const median = (xs: number[]) => {
@@ -61,6 +74,7 @@ async function round(
   envelopes: DataRecord[],
   keys: string[],
   n: number,
+  cpuProfDir?: string,
 ): Promise<Round> {
   const admin = kafka.admin();
   await admin.connect();
@@ -75,7 +89,12 @@ async function round(
 
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', join(REPO_ROOT, 'test/fixtures/analytics-process.ts')],
+    [
+      ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
+      '--import',
+      'tsx',
+      join(REPO_ROOT, 'test/fixtures/analytics-process.ts'),
+    ],
     {
       cwd: REPO_ROOT,
       env: {
@@ -104,6 +123,7 @@ async function round(
     );
     if (!joined) throw new Error(`${contestant} never joined its group:\n${out.slice(-2_000)}`);
     const t0 = performance.now();
+    const cpu0 = cpuSeconds(child.pid!);
     const finished = await waitFor(
       async () => {
         const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topics.input] });
@@ -112,6 +132,7 @@ async function round(
       { timeoutMs: 600_000, intervalMs: 50 },
     );
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = cpuSeconds(child.pid!) - cpu0;
     if (!finished) throw new Error(`${contestant} did not finish`);
     // Committed offsets alone would also be reached by dead-lettering everything: check there is none.
     const dead = (await admin.fetchTopicOffsets(`${group}.dlt`)).reduce((s, p) => s + Number(p.high), 0);
@@ -120,6 +141,7 @@ async function round(
       contestant,
       seconds,
       recordsPerSecond: envelopes.length / seconds,
+      cpuMicrosPerRecord: (cpu * 1e6) / envelopes.length,
       rssMiB: rssMiB(child.pid!) ?? 0,
     };
   } finally {
@@ -130,7 +152,11 @@ async function round(
   }
 }
 
-export async function benchAnalytics(args: { records: number; rounds: number }): Promise<void> {
+export async function benchAnalytics(args: {
+  records: number;
+  rounds: number;
+  cpuProfDir?: string;
+}): Promise<void> {
   const envelopes = mixedEnvelopes(args.records, { invalidEvery: INVALID_EVERY, source: 'bench' });
   const keys = envelopes.map((e) => {
     const r = routeDataRecord(e);
@@ -149,10 +175,10 @@ export async function benchAnalytics(args: { records: number; rounds: number }):
   const rounds: Round[] = [];
   for (let n = 0; n < args.rounds; n++) {
     for (const contestant of ['echo', 'router'] as const) {
-      const r = await round(contestant, envelopes, keys, n);
+      const r = await round(contestant, envelopes, keys, n, args.cpuProfDir);
       rounds.push(r);
       console.log(
-        `  round ${n + 1} ${contestant.padEnd(6)} ${r.seconds.toFixed(2)} s  ${Math.round(r.recordsPerSecond)} records/s  rss ${r.rssMiB} MiB`,
+        `  round ${n + 1} ${contestant.padEnd(6)} ${r.seconds.toFixed(2)} s  ${Math.round(r.recordsPerSecond)} records/s  cpu ${r.cpuMicrosPerRecord.toFixed(1)} µs/record  rss ${r.rssMiB} MiB`,
       );
     }
   }
@@ -162,6 +188,10 @@ export async function benchAnalytics(args: { records: number; rounds: number }):
   const paired = of('router').map((r, i) => r.recordsPerSecond / of('echo')[i]!.recordsPerSecond);
   console.log(`median echo pass-through (exactly-once):  ${Math.round(echo)} records/s`);
   console.log(`median analytics-router (exactly-once):   ${Math.round(router)} records/s`);
+  const cpuOf = (c: Contestant) => median(of(c).map((r) => r.cpuMicrosPerRecord));
+  console.log(
+    `median processor CPU per record: echo ${cpuOf('echo').toFixed(1)} µs, router ${cpuOf('router').toFixed(1)} µs`,
+  );
   console.log(`ratio router / echo: ${(router / echo).toFixed(2)} (goal >= 0.80)`);
   console.log(
     `per-round ratios: ${paired.map((x) => x.toFixed(2)).join(' ')} (median ${median(paired).toFixed(2)})`,
@@ -178,10 +208,13 @@ export async function benchAnalytics(args: { records: number; rounds: number }):
       echoRecordsPerSecond: Math.round(echo),
       ratio: Number((router / echo).toFixed(3)),
       pairedRatioMedian: Number(median(paired).toFixed(3)),
+      echoCpuMicrosPerRecord: Number(cpuOf('echo').toFixed(1)),
+      routerCpuMicrosPerRecord: Number(cpuOf('router').toFixed(1)),
       perRound: rounds.map((r) => ({
         contestant: r.contestant,
         seconds: Number(r.seconds.toFixed(3)),
         recordsPerSecond: Math.round(r.recordsPerSecond),
+        cpuMicrosPerRecord: Number(r.cpuMicrosPerRecord.toFixed(1)),
         rssMiB: r.rssMiB,
       })),
     })}`,

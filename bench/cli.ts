@@ -27,7 +27,8 @@ program
   )
   .option('--records <n>', 'records per round', positive, 50_000)
   .option('--rounds <n>', 'rounds per contestant', positive, 3)
-  .action(async (opts: { records: number; rounds: number }) => {
+  .option('--cpu-prof-dir <dir>', 'write a V8 CPU profile of each contestant process there')
+  .action(async (opts: { records: number; rounds: number; cpuProfDir?: string }) => {
     await benchAnalytics(opts);
     process.exit(0);
   });
