@@ -302,7 +302,7 @@ describe('analytics fan-out', () => {
     await expect(codec.register(t.byType.MARKET, v3)).rejects.toThrow(/refused by the registry/);
   });
 
-  it.skipIf(process.env.REGFLOW_TEST_BROKER_RESTART !== '1')(
+  it.skipIf(!config.testBrokerRestart)(
     'publishes everything exactly once when the local broker is stopped and restarted mid-run (REGFLOW_TEST_BROKER_RESTART=1)',
     { timeout: 300_000 },
     async () => {
