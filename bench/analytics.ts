@@ -14,6 +14,7 @@ import { loadSchema } from '../schemas/index.ts';
 import type { DataRecord } from '../schemas/types.generated.ts';
 import { mixedEnvelopes } from '../test/fixtures/analytics-samples.ts';
 import { createTopic } from '../topology/admin.ts';
+import { topology } from '../topology/index.ts';
 
 // `npm run bench -- analytics [--records N] [--rounds R]`: analytics-router under the runtime
 // (exactly-once) against the runtime's pass-through (echo forwarding the envelope unchanged) on
@@ -83,7 +84,14 @@ async function round(
   const outputs =
     contestant === 'router' ? [...Object.values(topics.byType), topics.rejected] : [`${topics.input}.echoed`];
   const all = [topics.input, ...outputs, `${group}.dlt`];
-  for (const topic of all) await createTopic(admin, { topic, numPartitions: PARTITIONS });
+  // Each output topic gets the partitions the topology declares for it (the input, echo's output
+  // and the DLT get PARTITIONS): how many partitions a transaction spans is part of the cost.
+  const declared = (topic: string) =>
+    topology.topics.find((t) => `${group}.${t.name}` === topic)?.partitions ?? PARTITIONS;
+  for (const topic of all) {
+    const numPartitions = topic === topics.input ? PARTITIONS : declared(topic);
+    await createTopic(admin, { topic, numPartitions });
+  }
   await preload(topics.input, envelopes, keys);
   const ends = new Map((await admin.fetchTopicOffsets(topics.input)).map((p) => [p.partition, p.high]));
 
