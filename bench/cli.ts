@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { describeError } from '../lib/errors.ts';
+import { benchAnalytics } from './analytics.ts';
 import { benchRss } from './rss.ts';
 import { benchRuntime } from './runtime.ts';
 
@@ -28,6 +29,19 @@ program
   .option('--settle <seconds>', 'seconds after ready before reading RSS', positive, 5)
   .action(async (opts: { rounds: number; settle: number }) => {
     await benchRss({ rounds: opts.rounds, settleSeconds: opts.settle });
+    process.exit(0);
+  });
+
+program
+  .command('analytics')
+  .description(
+    'analytics-router (EOS) on a mix of the five types + 1% invalid vs echo pass-through on the same records',
+  )
+  .option('--records <n>', 'records per round', positive, 50_000)
+  .option('--rounds <n>', 'rounds per contestant', positive, 3)
+  .option('--cpu-prof-dir <dir>', 'write a V8 CPU profile of each contestant process there')
+  .action(async (opts: { records: number; rounds: number; cpuProfDir?: string }) => {
+    await benchAnalytics(opts);
     process.exit(0);
   });
 

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { describeError } from '../lib/errors.ts';
 import { registerDlq } from './dlq.ts';
+import { registerPublishData } from './publish-data.ts';
 import { registerReplay } from './replay.ts';
 import { registerRun } from './run.ts';
 import { registerSchedulers } from './schedulers.ts';
@@ -24,6 +25,7 @@ registerDlq(program);
 registerTopology(program);
 registerTopics(program);
 registerSchedulers(program);
+registerPublishData(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`regflow: ${describeError(err)}`);

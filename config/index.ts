@@ -91,6 +91,10 @@ export const VARIABLES = {
     default: '0',
     doc: 'Tests: 1 keeps services that the test run started running afterwards.',
   },
+  REGFLOW_TEST_BROKER_RESTART: {
+    default: '0',
+    doc: 'Tests: 1 runs the tests that stop and restart the local Kafka broker (only one this checkout started; disruptive on a shared broker).',
+  },
 } as const;
 
 export type Variable = keyof typeof VARIABLES;
@@ -118,6 +122,7 @@ export interface Config {
   logLevel: z.infer<typeof logLevel>;
   paths: { cacheDir: string; dataDir: string };
   keepInfra: boolean;
+  testBrokerRestart: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -211,6 +216,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     keepInfra:
       read(env, 'REGFLOW_KEEP_INFRA', z.enum(['0', '1', 'true', 'false'])).match(/^(1|true)$/) !== null,
+    testBrokerRestart:
+      read(env, 'REGFLOW_TEST_BROKER_RESTART', z.enum(['0', '1', 'true', 'false'])).match(/^(1|true)$/) !==
+      null,
   };
   return deepFreeze(config);
 }

@@ -1,4 +1,5 @@
 import type { AnyProcessorDefinition } from '../runtime/types.ts';
+import { ANALYTICS_ROUTER, analyticsRouterProcessor } from './analytics-router/processor.ts';
 import { ECHO, echoProcessor } from './echo/processor.ts';
 import { SAMPLE_STORE, sampleStoreProcessor } from './sample-store/processor.ts';
 
@@ -7,4 +8,5 @@ import { SAMPLE_STORE, sampleStoreProcessor } from './sample-store/processor.ts'
 export const PROCESSORS: Readonly<Record<string, () => AnyProcessorDefinition>> = {
   [ECHO]: () => echoProcessor(),
   [SAMPLE_STORE]: () => sampleStoreProcessor(),
+  [ANALYTICS_ROUTER]: () => analyticsRouterProcessor(),
 };
