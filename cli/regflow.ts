@@ -3,8 +3,10 @@ import { describeError } from '../lib/errors.ts';
 import { registerApi } from './api.ts';
 import { registerCampaign } from './campaign.ts';
 import { registerDlq } from './dlq.ts';
+import { registerPublishData } from './publish-data.ts';
 import { registerReplay } from './replay.ts';
 import { registerRun } from './run.ts';
+import { registerSchedulers } from './schedulers.ts';
 import { registerStart } from './start.ts';
 import { registerTail } from './tail.ts';
 import { registerTopics } from './topics.ts';
@@ -26,6 +28,8 @@ registerTopology(program);
 registerTopics(program);
 registerCampaign(program);
 registerApi(program);
+registerSchedulers(program);
+registerPublishData(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`regflow: ${describeError(err)}`);

@@ -16,7 +16,7 @@ import { config, uniqueName } from './support.ts';
 // Helpers for the runtime's integration tests: topics of one's own, Avro sample events, a
 // read-committed reader, and echo processors as child processes that can be killed or stopped.
 
-export const kafka: Kafka = createKafka(config.kafka, { logLevel: 0 });
+export const kafka: Kafka = createKafka(config.kafka);
 export const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
 
 export interface EchoTopics {
@@ -107,7 +107,7 @@ export async function produceEventsTransactionally(topic: string, groups: Sample
 }
 
 export async function produceRaw(topic: string, messages: { key: string; value: Buffer }[]): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true });
   await producer.connect();
   await producer.send({ topic, messages, acks: -1 });
   await producer.disconnect();
@@ -175,26 +175,29 @@ export interface EchoProcess {
 }
 
 export function spawnEcho(t: EchoTopics, extraEnv: Record<string, string> = {}): EchoProcess {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(REPO_ROOT, 'test/fixtures/echo-process.ts')],
-    {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        FIXTURE_GROUP: t.group,
-        FIXTURE_INPUT: t.input,
-        FIXTURE_OUTPUT: t.output,
-        FIXTURE_TIERS: t.tiers.join(','),
-        REGFLOW_HTTP_PORT: '0',
-        REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '6000',
-        REGFLOW_BATCH_MAX_RECORDS: '50',
-        REGFLOW_LOG_LEVEL: 'info',
-        ...extraEnv,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  return spawnFixture('test/fixtures/echo-process.ts', {
+    FIXTURE_GROUP: t.group,
+    FIXTURE_INPUT: t.input,
+    FIXTURE_OUTPUT: t.output,
+    FIXTURE_TIERS: t.tiers.join(','),
+    ...extraEnv,
+  });
+}
+
+/** A processor fixture script (printing `FIXTURE {json}` lines) as a child process, with test defaults. */
+export function spawnFixture(script: string, env: Record<string, string>): EchoProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, script)], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      REGFLOW_HTTP_PORT: '0',
+      REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '6000',
+      REGFLOW_BATCH_MAX_RECORDS: '50',
+      REGFLOW_LOG_LEVEL: 'info',
+      ...env,
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   child.stdout?.on('data', (b: Buffer) => {
     text += b.toString();
