@@ -2,10 +2,12 @@ import type { Command } from 'commander';
 import { createApi } from '../api/app.ts';
 import { signToken } from '../api/auth.ts';
 import { loadConfig } from '../config/index.ts';
-import { createKafka } from '../lib/clients.ts';
+import { createKafka, createSchemaRegistry } from '../lib/clients.ts';
 import { DATA_RECORDS_TOPIC, ProducerDataRecordsPublisher } from '../lib/data-records.ts';
 import { RetriableError, UsageError } from '../lib/errors.ts';
 import { createLogger, kafkaLogCreator } from '../lib/logger.ts';
+import { Codec } from '../runtime/codec.ts';
+import { loadSchema } from '../schemas/index.ts';
 
 // `regflow api`: the registration + admin HTTP API, with the campaign outbox relay publishing to
 // data.records. `regflow token`: sign a token for local use (fan or admin).
@@ -34,15 +36,25 @@ export function registerApi(program: Command): void {
         : undefined;
       await admin?.connect();
       let topicReady = false;
+      let registered: Promise<number> | undefined;
+      const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
       const publisher = producer
-        ? new ProducerDataRecordsPublisher(async (messages) => {
-            if (!topicReady) topicReady = (await admin!.listTopics()).includes(DATA_RECORDS_TOPIC);
-            if (!topicReady)
-              throw new RetriableError(
-                `topic ${DATA_RECORDS_TOPIC} does not exist yet (regflow topics create); records wait in the campaign outbox`,
-              );
-            await producer.send({ topic: DATA_RECORDS_TOPIC, messages, acks: -1 });
-          })
+        ? new ProducerDataRecordsPublisher(
+            async (messages) => {
+              if (!topicReady) topicReady = (await admin!.listTopics()).includes(DATA_RECORDS_TOPIC);
+              if (!topicReady)
+                throw new RetriableError(
+                  `topic ${DATA_RECORDS_TOPIC} does not exist yet (regflow topics create); records wait in the campaign outbox`,
+                );
+              await producer.send({ topic: DATA_RECORDS_TOPIC, messages, acks: -1 });
+            },
+            async (envelope) => {
+              // Registered once (the first record), then encoded with the cached schema id.
+              if (!registered) registered = codec.register(DATA_RECORDS_TOPIC, loadSchema('data-record'));
+              await registered;
+              return codec.encode(DATA_RECORDS_TOPIC, envelope);
+            },
+          )
         : undefined;
       const api = await createApi(config, {
         ...(publisher ? { publisher } : {}),

@@ -58,6 +58,11 @@ export function pipelineComponents(config: Readonly<Config>): Component[] {
       ...(port === 0 ? {} : { readyUrl: `http://${config.runtime.httpHost}:${port}/readyz` }),
     },
     { name: 'schedulers', ...regflow('schedulers', 'run'), env: { REGFLOW_HTTP_PORT: String(at(port + 1)) } },
+    {
+      name: 'api',
+      ...regflow('api'),
+      ...(config.api.port === 0 ? {} : { readyUrl: `http://${config.api.host}:${config.api.port}/healthz` }),
+    },
   ];
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type DataRecord, type ProducedMessage, ProducerDataRecordsPublisher } from './data-records.ts';
 
 describe('ProducerDataRecordsPublisher', () => {
-  it('sends each record as JSON keyed and headed by its dedup id, in order, in one call', async () => {
+  it('sends each record’s envelope keyed and headed by its dedup id, in order, in one call', async () => {
     const calls: ProducedMessage[][] = [];
     const publisher = new ProducerDataRecordsPublisher(async (messages) => {
       calls.push(messages);
@@ -18,7 +18,13 @@ describe('ProducerDataRecordsPublisher', () => {
     await publisher.publish([]);
     expect(calls).toHaveLength(1);
     expect(calls[0]?.map((m) => m.key)).toEqual(['a', 'b']);
-    expect(JSON.parse(calls[0]?.[1]?.value ?? '')).toEqual(record('b'));
+    expect(JSON.parse(String(calls[0]?.[1]?.value))).toEqual({
+      type: 'CAMPAIGN',
+      data: '{"campaignId":"c"}',
+      occurredAt: Date.parse('2027-01-01T00:00:00.000Z'),
+      source: 'campaign-service',
+      sourceRecordId: 'b',
+    });
     expect(calls[0]?.[0]?.headers).toEqual({ 'regflow-record-type': 'CAMPAIGN', 'regflow-dedup-id': 'a' });
   });
 

@@ -1,8 +1,10 @@
+import type { DataRecord as DataRecordEnvelope } from '../schemas/types.generated.ts';
+
 // Records for the `data.records` topic (analytics): one small interface, so the campaign outbox relay
-// and (later) the entry replicator publish through it without knowing the wire format. The topic's
-// envelope schema is defined elsewhere; until it lands, records are written as JSON through an
-// injected producer function. `sourceRecordId` is the dedup id: the same change always carries the
-// same id, so a consumer (or an idempotent sink) sees a republished record as the same one.
+// and the entry replicator publish through it without knowing the wire format. On the wire each is
+// the `data-record` Avro envelope (schemas/data-record.avsc: `data` as JSON text, `occurredAt` in
+// epoch millis) that analytics-router reads. `sourceRecordId` is the dedup id: the same change
+// always carries the same id, so a consumer (or an idempotent sink) sees a republished record as the same one.
 
 export const DATA_RECORD_TYPES = [
   'CAMPAIGN',
@@ -31,24 +33,45 @@ export interface DataRecordsPublisher {
 
 export interface ProducedMessage {
   key: string;
-  value: string;
+  value: Buffer | string;
   headers: Record<string, string>;
+}
+
+/** The Avro envelope of a record (what `data.records` carries). */
+export function toEnvelope(r: DataRecord): DataRecordEnvelope {
+  return {
+    type: r.type,
+    data: JSON.stringify(r.data),
+    occurredAt: Date.parse(r.occurredAt),
+    source: r.source,
+    sourceRecordId: r.sourceRecordId,
+  };
 }
 
 export const DATA_RECORDS_TOPIC = 'data.records';
 
-/** Publishes JSON messages keyed by `sourceRecordId` through `send` (e.g. an idempotent kafkajs producer). */
+/**
+ * Publishes messages keyed by `sourceRecordId` through `send` (e.g. an idempotent kafkajs
+ * producer), each value made by `encode` (the registry's Avro encoding of the envelope in the
+ * pipeline; JSON of the envelope when none is given).
+ */
 export class ProducerDataRecordsPublisher implements DataRecordsPublisher {
-  constructor(private readonly send: (messages: ProducedMessage[]) => Promise<void>) {}
+  constructor(
+    private readonly send: (messages: ProducedMessage[]) => Promise<void>,
+    private readonly encode: (envelope: DataRecordEnvelope) => Promise<Buffer | string> = async (e) =>
+      JSON.stringify(e),
+  ) {}
 
   async publish(records: readonly DataRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.send(
-      records.map((r) => ({
+    const messages: ProducedMessage[] = [];
+    for (const r of records) {
+      messages.push({
         key: r.sourceRecordId,
-        value: JSON.stringify(r),
+        value: await this.encode(toEnvelope(r)),
         headers: { 'regflow-record-type': r.type, 'regflow-dedup-id': r.sourceRecordId },
-      })),
-    );
+      });
+    }
+    await this.send(messages);
   }
 }

@@ -3,12 +3,14 @@ import { type Db, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OutboxRelay } from '../../campaigns/outbox-relay.ts';
 import { CampaignService } from '../../campaigns/service.ts';
-import { createKafka } from '../../lib/clients.ts';
+import { createKafka, createSchemaRegistry } from '../../lib/clients.ts';
 import {
   type DataRecord,
   type DataRecordsPublisher,
   ProducerDataRecordsPublisher,
 } from '../../lib/data-records.ts';
+import { Codec } from '../../runtime/codec.ts';
+import { loadSchema } from '../../schemas/index.ts';
 import { MongoCampaignStore } from '../../stores/campaigns.ts';
 import { createTopic } from '../../topology/admin.ts';
 import { validDefinition } from '../fixtures/campaigns.ts';
@@ -18,6 +20,7 @@ import { config, uniqueName } from '../support.ts';
 // in effect (duplicates after a crash carry the same sourceRecordId and the same content).
 
 const kafka = createKafka(config.kafka);
+const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
 const mongo = new MongoClient(config.mongodb.url);
 let db: Db;
 let admin: Admin;
@@ -53,7 +56,9 @@ async function readAll(topic: string, atLeast: number): Promise<DataRecord[]> {
     const deadline = setTimeout(resolve, 15_000);
     void consumer.run({
       eachMessage: async ({ message }) => {
-        records.push(JSON.parse(message.value?.toString() ?? 'null') as DataRecord);
+        // The Avro envelope (data as JSON text), decoded through the registry.
+        const envelope = (await codec.decode(message.value)) as { data: string } & Omit<DataRecord, 'data'>;
+        records.push({ ...envelope, data: JSON.parse(envelope.data) } as DataRecord);
         if (records.length >= atLeast) {
           clearTimeout(quiet);
           quiet = setTimeout(() => {
@@ -72,9 +77,13 @@ describe('campaign outbox relay', () => {
   it('delivers every campaign change to Kafka exactly once in effect, across a crash after publishing', async () => {
     const topic = uniqueName('data.records');
     await createTopic(admin, { topic, numPartitions: 3 });
-    const toKafka = new ProducerDataRecordsPublisher(async (messages) => {
-      await producer.send({ topic, messages, acks: -1 });
-    });
+    await codec.register(topic, loadSchema('data-record'));
+    const toKafka = new ProducerDataRecordsPublisher(
+      async (messages) => {
+        await producer.send({ topic, messages, acks: -1 });
+      },
+      (envelope) => codec.encode(topic, envelope),
+    );
     const store = new MongoCampaignStore(db);
     await store.init();
     const service = new CampaignService({ store });
