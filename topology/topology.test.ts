@@ -46,7 +46,11 @@ describe('the shipped topology', () => {
       ['echo.retry-2', 6, 7 * 86_400_000],
       ['echo.dlt', 6, 30 * 86_400_000],
     ]);
-    expect(allTopics(topology).every((t) => t.valueSchema === 'sample-event')).toBe(true);
+    expect(
+      allTopics(topology)
+        .filter((t) => t.name.startsWith('echo.'))
+        .every((t) => t.valueSchema === 'sample-event'),
+    ).toBe(true);
   });
 
   it('is described with its group, flow, retry policy and topics', () => {
@@ -136,6 +140,45 @@ describe('validateTopology', () => {
     expect(problems(t)).toEqual([
       'topic first.dlt is declared, but the runtime owns it (a retry or dead-letter topic of first)',
     ]);
+  });
+});
+
+describe('connectors', () => {
+  const withConnector = (outputs: string[]): Topology => {
+    const t = chain();
+    t.topics[0] = topic('a.in');
+    return { ...t, connectors: [{ name: 'source', description: 'source', source: 'outside', outputs }] };
+  };
+  const problems = (t: Topology) => validateTopology(t, { schemaExists: (name) => name === 'sample-event' });
+
+  it('count as the producer of the topics they write', () => {
+    expect(problems(withConnector(['a.in']))).toEqual([]);
+    expect(describeTopology(withConnector(['a.in']))).toMatch(
+      /a\.in\s+3\s+delete\s+1min\s+sample-event\s+source\s+first/,
+    );
+  });
+
+  it('must write declared topics and have a name of their own', () => {
+    const t = withConnector(['a.in', 'a.nowhere']);
+    expect(
+      problems({ ...t, connectors: [...t.connectors!, { ...t.connectors![0]!, name: 'first' }] }),
+    ).toEqual([
+      'connector source writes a.nowhere, which is not a declared topic',
+      'connector first has the name of another processor or connector',
+      'connector first writes a.nowhere, which is not a declared topic',
+    ]);
+  });
+
+  it('are drawn as nodes with edges to their topics', () => {
+    expect(toMermaid(withConnector(['a.in']))).toContain('c_source --> t_a_in');
+  });
+
+  it('ship the DynamoDB Streams connector writing demand.changes and its checkpoints', () => {
+    expect(topology.connectors?.map((c) => [c.name, c.outputs])).toEqual([
+      ['dynamodb-streams', ['demand.changes', 'connector.checkpoints']],
+    ]);
+    const checkpoints = topology.topics.find((t) => t.name === 'connector.checkpoints');
+    expect([checkpoints?.partitions, checkpoints?.cleanupPolicy]).toEqual([1, 'compact']);
   });
 });
 
