@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { describeError } from '../lib/errors.ts';
+import { registerConnector } from './connector.ts';
 import { registerDlq } from './dlq.ts';
 import { registerReplay } from './replay.ts';
 import { registerRun } from './run.ts';
@@ -22,6 +23,7 @@ registerReplay(program);
 registerDlq(program);
 registerTopology(program);
 registerTopics(program);
+registerConnector(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`regflow: ${describeError(err)}`);

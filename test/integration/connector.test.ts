@@ -1,6 +1,11 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Admin } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../config/index.ts';
 import { type RunningConnector, runConnector } from '../../connectors/dynamodb-streams/connector.ts';
+import { runSnapshot } from '../../connectors/dynamodb-streams/snapshot.ts';
 import { createDynamoDb } from '../../lib/clients.ts';
 import { createLogger } from '../../lib/logger.ts';
 import {
@@ -58,6 +63,34 @@ function spawn(s: ConnectorSetup, env: Record<string, string> = {}): EchoProcess
   children.push(p);
   return p;
 }
+
+/** Runs the regflow CLI as an operator would, on the test's table and topics. */
+function regflow(
+  s: ConnectorSetup,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const target = [
+    '--table',
+    s.table,
+    '--name',
+    s.name,
+    '--changes-topic',
+    s.changes,
+    '--checkpoints-topic',
+    s.checkpoints,
+  ];
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(REPO_ROOT, 'bin/regflow.js'), 'connector', ...args, ...target],
+      { cwd: REPO_ROOT, env: { ...process.env, REGFLOW_LOG_LEVEL: 'warn' } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const metricsOf = async (port: unknown) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 
 /** Every change of every key exactly once, in the order written. */
 function expectExactlyOnceInOrder(changes: Awaited<ReturnType<typeof readChanges>>, writer: DemandWriter) {
@@ -179,4 +212,92 @@ describe('DynamoDB Streams connector', () => {
     expect(changes).toHaveLength(60);
     expectExactlyOnceInOrder(changes, writer);
   });
+
+  it('snapshots the items that existed before the stream, exactly once per snapshot id, even after a crash', async () => {
+    const s = await createConnectorSetup(admin, dynamo, { stream: false });
+    const writer = new DemandWriter(dynamo, s.table);
+    for (let i = 0; i < 25; i++) await writer.put(`fan:${i}`, 'asu#camp-1-LA');
+    await dynamo.send(
+      new UpdateTableCommand({
+        TableName: s.table,
+        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      }),
+    );
+
+    const first = await regflow(s, ['snapshot', '--page-size', '10']);
+    expect(first.stdout).toContain('25 items emitted in 3 pages');
+    const again = await regflow(s, ['snapshot', '--page-size', '10']);
+    expect([again.code, again.stdout]).toEqual([0, expect.stringContaining('already complete (25 items)')]);
+
+    // A second snapshot that crashes after its first committed page resumes after it.
+    const target = {
+      table: s.table,
+      name: s.name,
+      topics: { changes: s.changes, checkpoints: s.checkpoints },
+    };
+    const quiet = createLogger('silent');
+    await expect(
+      runSnapshot({ config, ...target, snapshotId: 'again', pageSize: 10, failAfterPages: 1, logger: quiet }),
+    ).rejects.toThrow(/interrupted after 1 pages/);
+    const resumed = await runSnapshot({
+      config,
+      ...target,
+      snapshotId: 'again',
+      pageSize: 10,
+      logger: quiet,
+    });
+    expect([resumed.emittedNow, resumed.itemsEmitted]).toEqual([15, 25]);
+
+    await start(s);
+    await writer.update('fan:3', 'asu#camp-1-LA');
+    const changes = await readChanges(s.changes, 51, { settleMs: 2_000 });
+    expect(changes).toHaveLength(51);
+    const snapshots = changes.filter((c) => c.value.source === 'SNAPSHOT');
+    expect(snapshots.every((c) => c.value.op === 'INSERT' && c.value.oldImage === null)).toBe(true);
+    for (const id of ['initial', 'again']) {
+      const keys = snapshots.filter((c) => c.value.eventId.startsWith(`snapshot:${id}:`)).map((c) => c.key);
+      expect(keys.sort()).toEqual([...writer.written.keys()].sort());
+    }
+    const streamed = changes.filter((c) => c.value.source === 'STREAM');
+    expect(streamed.map((c) => [c.key, c.value.op, JSON.parse(c.value.newImage!).v])).toEqual([
+      ['fan:3|asu#camp-1-LA', 'MODIFY', 2],
+    ]);
+  });
+
+  it('halts loudly on a checkpoint older than the stream retention, and continues once an operator accepts the gap', async () => {
+    const s = await createConnectorSetup(admin, dynamo);
+    const writer = new DemandWriter(dynamo, s.table);
+    const env = { FIXTURE_RETENTION_MS: '4000', FIXTURE_REFRESH_MS: '1000', FIXTURE_HALT_RECHECK_MS: '1000' };
+    const retention = ['--retention-ms', '4000'];
+    for (let i = 0; i < 5; i++) await writer.put(`fan:${i}`, 'asu#camp-1-LA');
+    const first = spawn(s, env);
+    await readChanges(s.changes, 5, { settleMs: 2_000 });
+    await first.stop();
+    // Down for longer than the retention: records written meanwhile could have been trimmed.
+    await new Promise((r) => setTimeout(r, 5_000));
+    for (let i = 5; i < 8; i++) await writer.put(`fan:${i}`, 'asu#camp-1-LA');
+
+    const second = spawn(s, env);
+    const { httpPort } = await second.waitForEvent('started');
+    await second.waitForEvent('halted');
+    expect(second.output()).toContain('possible loss of change records');
+    const metrics = await metricsOf(httpPort);
+    expect(metrics).toMatch(/regflow_connector_halted\{[^}]*\} 1/);
+    expect(metrics).toMatch(/regflow_connector_trimmed_data_errors_total\{[^}]*kind="STALE"[^}]*\} [1-9]/);
+    expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(503);
+
+    const status = await regflow(s, ['status', ...retention]);
+    expect([status.code, status.stdout]).toEqual([2, expect.stringContaining('GAP [STALE]')]);
+    const dryRun = await regflow(s, ['reset', ...retention]);
+    expect([dryRun.code, dryRun.stdout]).toEqual([2, expect.stringContaining('run again with --accept-gap')]);
+    expect(await readChanges(s.changes, 5, { settleMs: 1_000 })).toHaveLength(5);
+
+    const accepted = await regflow(s, ['reset', '--accept-gap', ...retention]);
+    expect([accepted.code, accepted.stdout]).toEqual([0, expect.stringContaining('accepted')]);
+    const changes = await readChanges(s.changes, 8, { settleMs: 2_000 });
+    expect(changes).toHaveLength(8);
+    expectExactlyOnceInOrder(changes, writer);
+    const after = await regflow(s, ['status', ...retention]);
+    expect([after.code, after.stdout]).toEqual([0, expect.stringMatching(/reading\s+no\s+\d+/)]);
+  }, 120_000);
 });
