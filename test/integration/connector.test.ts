@@ -4,13 +4,16 @@ import { UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Admin } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../config/index.ts';
+import { foldCheckpoints } from '../../connectors/dynamodb-streams/checkpoints.ts';
 import { type RunningConnector, runConnector } from '../../connectors/dynamodb-streams/connector.ts';
+import { FakeStream, fakeRecord } from '../../connectors/dynamodb-streams/fake-stream.ts';
 import { runSnapshot } from '../../connectors/dynamodb-streams/snapshot.ts';
 import { createDynamoDb } from '../../lib/clients.ts';
 import { createLogger } from '../../lib/logger.ts';
 import {
   type ConnectorSetup,
   changesByKey,
+  checkpointValues,
   createConnectorSetup,
   DemandWriter,
   readChanges,
@@ -300,4 +303,84 @@ describe('DynamoDB Streams connector', () => {
     const after = await regflow(s, ['status', ...retention]);
     expect([after.code, after.stdout]).toEqual([0, expect.stringMatching(/reading\s+no\s+\d+/)]);
   }, 120_000);
+
+  it('follows real DynamoDB shard lineage (rollover, split, new shards later): parents first, per-key order kept', async () => {
+    // moto never closes or splits a shard: the stream here is the in-memory one shaped like
+    // DynamoDB's, while Kafka, the registry and Redis are real.
+    const s = await createConnectorSetup(admin, dynamo);
+    const stream = new FakeStream();
+    const seqOf = (r: ReturnType<typeof fakeRecord>) => r.dynamodb!.SequenceNumber!;
+    const a = [fakeRecord('fan:1', 'x'), fakeRecord('fan:2', 'x'), fakeRecord('fan:1', 'x', 'MODIFY')];
+    const b = [fakeRecord('fan:1', 'x', 'MODIFY'), fakeRecord('fan:3', 'x')];
+    const c = [fakeRecord('fan:2', 'x', 'MODIFY'), fakeRecord('fan:4', 'x')];
+    const d = [fakeRecord('fan:1', 'x', 'REMOVE')];
+    stream.shards.push(
+      {
+        shardId: 'shardId-A',
+        startingSequenceNumber: seqOf(a[0]!),
+        endingSequenceNumber: seqOf(a[2]!),
+        records: a,
+      },
+      {
+        shardId: 'shardId-B',
+        parentShardId: 'shardId-A',
+        startingSequenceNumber: seqOf(b[0]!),
+        endingSequenceNumber: seqOf(b[1]!),
+        records: b,
+      },
+      { shardId: 'shardId-C', parentShardId: 'shardId-A', startingSequenceNumber: seqOf(c[0]!), records: c },
+      { shardId: 'shardId-D', parentShardId: 'shardId-B', startingSequenceNumber: seqOf(d[0]!), records: d },
+    );
+    const connector = await runConnector({
+      config: testConfig,
+      table: s.table,
+      name: s.name,
+      topics: { changes: s.changes, checkpoints: s.checkpoints },
+      leaseTtlMs: 3_000,
+      pollIntervalMs: 50,
+      describeIntervalMs: 500,
+      streamsApi: stream,
+      logger: createLogger('warn'),
+    });
+    inProcess.push(connector);
+    const firstWave = await readChanges(s.changes, 8, { settleMs: 500 });
+    expect(firstWave).toHaveLength(8);
+
+    // C splits into E and F later on; E gets a change of fan:2.
+    const e = [fakeRecord('fan:2', 'x', 'REMOVE')];
+    const f = [fakeRecord('fan:5', 'x')];
+    stream.shards[2]!.endingSequenceNumber = seqOf(c[1]!);
+    stream.shards.push(
+      { shardId: 'shardId-E', parentShardId: 'shardId-C', startingSequenceNumber: seqOf(e[0]!), records: e },
+      { shardId: 'shardId-F', parentShardId: 'shardId-C', startingSequenceNumber: seqOf(f[0]!), records: f },
+    );
+    const changes = await readChanges(s.changes, 10, { settleMs: 1_500 });
+    expect(changes).toHaveLength(10);
+    const byKey = new Map<string, string[]>();
+    for (const ch of changes)
+      byKey.set(ch.key!, [...(byKey.get(ch.key!) ?? []), `${ch.value.shardId}:${ch.value.op}`]);
+    expect(Object.fromEntries(byKey)).toEqual({
+      'fan:1|x': ['shardId-A:INSERT', 'shardId-A:MODIFY', 'shardId-B:MODIFY', 'shardId-D:REMOVE'],
+      'fan:2|x': ['shardId-A:INSERT', 'shardId-C:MODIFY', 'shardId-E:REMOVE'],
+      'fan:3|x': ['shardId-B:INSERT'],
+      'fan:4|x': ['shardId-C:INSERT'],
+      'fan:5|x': ['shardId-F:INSERT'],
+    });
+    // The closed shards are checkpointed as finished; the open ones at their last record.
+    const folded = foldCheckpoints(
+      s.connectorId,
+      (await checkpointValues(s.checkpoints, 1)).map((r) => ({ key: r.key ?? '', value: r.value })),
+    );
+    const state = [...folded.shards.values()]
+      .map((c) => [c.shardId, c.finished, c.sequenceNumber])
+      .sort((x, y) => String(x[0]).localeCompare(String(y[0])));
+    expect(state).toEqual([
+      ['shardId-A', true, seqOf(a[2]!)],
+      ['shardId-B', true, seqOf(b[1]!)],
+      ['shardId-C', true, seqOf(c[1]!)],
+      ['shardId-D', false, seqOf(d[0]!)],
+      ['shardId-E', false, seqOf(e[0]!)],
+      ['shardId-F', false, seqOf(f[0]!)],
+    ]);
+  });
 });
