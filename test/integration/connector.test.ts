@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Admin } from 'kafkajs';
@@ -94,6 +95,45 @@ function regflow(
 }
 
 const metricsOf = async (port: unknown) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+
+/** A TCP proxy to the DynamoDB endpoint that can go down (connections refused and cut) and come back. */
+async function flakyProxy(target: string) {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let listenPort = 0;
+  const open = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        const upstream = netConnect(Number(port), hostname);
+        for (const sock of [client, upstream]) {
+          sockets.add(sock);
+          sock.on('error', () => {});
+          sock.on('close', () => {
+            sockets.delete(sock);
+            client.destroy();
+            upstream.destroy();
+          });
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server.listen(listenPort, '127.0.0.1', () => {
+        listenPort = (server!.address() as { port: number }).port;
+        resolve();
+      });
+    });
+  await open();
+  return {
+    endpoint: `http://127.0.0.1:${listenPort}`,
+    open,
+    async down() {
+      await new Promise<void>((resolve) => {
+        server?.close(() => resolve());
+        for (const sock of sockets) sock.destroy();
+      });
+    },
+  };
+}
 
 /** Every change of every key exactly once, in the order written. */
 function expectExactlyOnceInOrder(changes: Awaited<ReturnType<typeof readChanges>>, writer: DemandWriter) {
@@ -383,4 +423,35 @@ describe('DynamoDB Streams connector', () => {
       ['shardId-F', false, seqOf(f[0]!)],
     ]);
   });
+
+  it('rides out the DynamoDB endpoint going away (connections refused and cut) and comes back exactly once', async () => {
+    const s = await createConnectorSetup(admin, dynamo);
+    const writer = new DemandWriter(dynamo, s.table);
+    const proxy = await flakyProxy(config.dynamodb.endpoint);
+    const connector = await runConnector({
+      config: { ...testConfig, dynamodb: { ...testConfig.dynamodb, endpoint: proxy.endpoint } },
+      table: s.table,
+      name: s.name,
+      topics: { changes: s.changes, checkpoints: s.checkpoints },
+      leaseTtlMs: 3_000,
+      pollIntervalMs: 100,
+      logger: createLogger('silent'),
+    });
+    inProcess.push(connector);
+    for (let i = 0; i < 10; i++) await writer.put(`fan:${i % 3}`, `asu#${i}`);
+    await readChanges(s.changes, 10, { settleMs: 200 });
+
+    await proxy.down();
+    for (let i = 0; i < 10; i++) await writer.update(`fan:${i % 3}`, `asu#${i}`);
+    await new Promise((r) => setTimeout(r, 4_000));
+    const during = await metricsOf(connector.httpPort);
+    expect(during).toMatch(/regflow_connector_stream_errors_total\{[^}]*\} [1-9]/);
+    await proxy.open();
+    for (let i = 0; i < 10; i += 2) await writer.remove(`fan:${i % 3}`, `asu#${i}`);
+
+    const changes = await readChanges(s.changes, writer.total, { settleMs: 2_000, timeoutMs: 60_000 });
+    expect(changes).toHaveLength(writer.total);
+    expectExactlyOnceInOrder(changes, writer);
+    await proxy.down();
+  }, 120_000);
 });
