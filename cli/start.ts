@@ -36,15 +36,20 @@ export function registerStart(program: Command): void {
 }
 
 /**
- * One child process per processor (`regflow run <name>`), each with its own metrics port, their
+ * One child process per processor (`regflow run <name>`) and one for the connector
+ * (`regflow connector run`), each with its own metrics port, their
  * logs on this process's stdout; SIGINT / SIGTERM are passed on and we exit when all have stopped.
  */
 async function runPipeline(basePort: number): Promise<void> {
-  const names = Object.keys(PROCESSORS);
-  const children = names.map((name, i) => {
+  const commands = [
+    ...Object.keys(PROCESSORS).map((name) => ({ label: `processor        ${name}`, args: ['run', name] })),
+    // The DynamoDB Streams connector: waits (logging) until the demand-table exists.
+    { label: 'connector        dynamodb-streams', args: ['connector', 'run'] },
+  ];
+  const children = commands.map(({ label, args }, i) => {
     const port = basePort === 0 ? 0 : basePort + i;
-    console.log(`processor        ${name} (metrics http://127.0.0.1:${port || 'any'}/metrics)`);
-    return spawn(process.execPath, [join(REPO_ROOT, 'bin/regflow.js'), 'run', name], {
+    console.log(`${label} (metrics http://127.0.0.1:${port || 'any'}/metrics)`);
+    return spawn(process.execPath, [join(REPO_ROOT, 'bin/regflow.js'), ...args], {
       env: { ...process.env, REGFLOW_HTTP_PORT: String(port) },
       stdio: ['ignore', 'inherit', 'inherit'],
       // Own process group: a Ctrl-C reaches the children once, through `forward`, not twice.
