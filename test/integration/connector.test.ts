@@ -256,6 +256,29 @@ describe('DynamoDB Streams connector', () => {
     expectExactlyOnceInOrder(changes, writer);
   });
 
+  it('fences a zombie: a leader frozen past its lease cannot commit once the standby took over', async () => {
+    const s = await createConnectorSetup(admin, dynamo);
+    const writer = new DemandWriter(dynamo, s.table);
+    const zombie = spawn(s, { FIXTURE_FAULT: 'stop-before-commit:1' });
+    await zombie.waitForEvent('leading');
+    const standby = spawn(s);
+    await standby.waitForEvent('standby');
+    for (let i = 0; i < 10; i++) await writer.put(`fan:${i % 3}`, `asu#${i}`);
+    await zombie.waitForEvent('stop-before-commit');
+    for (let i = 0; i < 10; i++) await writer.update(`fan:${i % 3}`, `asu#${i}`);
+    await standby.waitForEvent('leading', 30_000);
+    await readChanges(s.changes, writer.total, { settleMs: 500 });
+
+    // Woken up, the zombie tries to commit the transaction it had in hand: the broker refuses it.
+    zombie.child.kill('SIGCONT');
+    await zombie.waitForEvent('standby', 30_000);
+    expect(zombie.output()).toContain('fenced by another instance of this connector');
+    for (let i = 0; i < 10; i += 3) await writer.remove(`fan:${i % 3}`, `asu#${i}`);
+    const changes = await readChanges(s.changes, writer.total, { settleMs: 2_500 });
+    expect(changes).toHaveLength(writer.total);
+    expectExactlyOnceInOrder(changes, writer);
+  }, 120_000);
+
   it('snapshots the items that existed before the stream, exactly once per snapshot id, even after a crash', async () => {
     const s = await createConnectorSetup(admin, dynamo, { stream: false });
     const writer = new DemandWriter(dynamo, s.table);
