@@ -180,7 +180,7 @@ describe('DynamoDB Streams connector', () => {
     expect(metrics).toMatch(/regflow_connector_leader\{[^}]*\} 1/);
     expect(metrics).toMatch(/regflow_connector_shard_lag_seconds\{/);
     expect((await fetch(`http://127.0.0.1:${connector.httpPort}/readyz`)).status).toBe(200);
-  });
+  }, 120_000);
 
   it('resumes after a restart from the last committed checkpoint: no duplicate, no gap', async () => {
     const s = await createConnectorSetup(admin, dynamo);
@@ -197,7 +197,7 @@ describe('DynamoDB Streams connector', () => {
     const changes = await readChanges(s.changes, writer.total, { settleMs: 2_500 });
     expect(changes).toHaveLength(writer.total);
     expectExactlyOnceInOrder(changes, writer);
-  });
+  }, 120_000);
 
   it('delivers every change exactly once, in order, across repeated kill -9 while writes continue', async () => {
     const s = await createConnectorSetup(admin, dynamo);
@@ -235,9 +235,10 @@ describe('DynamoDB Streams connector', () => {
   it('keeps a second instance on standby, writing nothing, until the first dies; then it takes over', async () => {
     const s = await createConnectorSetup(admin, dynamo);
     const writer = new DemandWriter(dynamo, s.table);
-    const a = spawn(s);
+    // A lease long enough that a loaded machine never lets it lapse while the leader lives.
+    const a = spawn(s, { FIXTURE_LEASE_MS: '6000' });
     await a.waitForEvent('leading');
-    const b = spawn(s);
+    const b = spawn(s, { FIXTURE_LEASE_MS: '6000' });
     const { httpPort: bPort } = (await b.waitForEvent('standby')) && (await b.waitForEvent('started'));
     for (let i = 0; i < 30; i++) await writer.put(`fan:${i % 5}`, `asu#camp-${i}`);
     await readChanges(s.changes, 30, { settleMs: 1_000 });
@@ -254,7 +255,7 @@ describe('DynamoDB Streams connector', () => {
     const changes = await readChanges(s.changes, 60, { settleMs: 2_000 });
     expect(changes).toHaveLength(60);
     expectExactlyOnceInOrder(changes, writer);
-  });
+  }, 120_000);
 
   it('fences a zombie: a leader frozen past its lease cannot commit once the standby took over', async () => {
     const s = await createConnectorSetup(admin, dynamo);
@@ -328,19 +329,19 @@ describe('DynamoDB Streams connector', () => {
     expect(streamed.map((c) => [c.key, c.value.op, JSON.parse(c.value.newImage!).v])).toEqual([
       ['fan:3|asu#camp-1-LA', 'MODIFY', 2],
     ]);
-  });
+  }, 120_000);
 
   it('halts loudly on a checkpoint older than the stream retention, and continues once an operator accepts the gap', async () => {
     const s = await createConnectorSetup(admin, dynamo);
     const writer = new DemandWriter(dynamo, s.table);
-    const env = { FIXTURE_RETENTION_MS: '4000', FIXTURE_REFRESH_MS: '1000', FIXTURE_HALT_RECHECK_MS: '1000' };
-    const retention = ['--retention-ms', '4000'];
+    const env = { FIXTURE_RETENTION_MS: '6000', FIXTURE_REFRESH_MS: '1000', FIXTURE_HALT_RECHECK_MS: '1000' };
+    const retention = ['--retention-ms', '6000'];
     for (let i = 0; i < 5; i++) await writer.put(`fan:${i}`, 'asu#camp-1-LA');
     const first = spawn(s, env);
     await readChanges(s.changes, 5, { settleMs: 2_000 });
     await first.stop();
     // Down for longer than the retention: records written meanwhile could have been trimmed.
-    await new Promise((r) => setTimeout(r, 5_000));
+    await new Promise((r) => setTimeout(r, 7_000));
     for (let i = 5; i < 8; i++) await writer.put(`fan:${i}`, 'asu#camp-1-LA');
 
     const second = spawn(s, env);
@@ -445,7 +446,7 @@ describe('DynamoDB Streams connector', () => {
       ['shardId-E', false, seqOf(e[0]!)],
       ['shardId-F', false, seqOf(f[0]!)],
     ]);
-  });
+  }, 120_000);
 
   it('rides out the DynamoDB endpoint going away (connections refused and cut) and comes back exactly once', async () => {
     const s = await createConnectorSetup(admin, dynamo);
