@@ -161,6 +161,7 @@ export async function runConnector(opts: ConnectorOptions): Promise<RunningConne
     checkpointRefreshMs,
     retentionMs,
     isStopping: () => stopping,
+    onPlanned: () => setState('leading'),
     pause,
     ...(opts.faults === undefined ? {} : { faults: opts.faults }),
   });
@@ -181,7 +182,8 @@ export async function runConnector(opts: ConnectorOptions): Promise<RunningConne
     try {
       while (!stopping && lease.isHeld()) {
         try {
-          setState('leading');
+          // A halted connector stays halted (not ready) until a plan without gaps says otherwise.
+          if ((state as ConnectorState) !== 'halted') setState('leading');
           await leader.lead();
           failures = 0;
         } catch (err) {
@@ -274,6 +276,8 @@ interface LeaderDeps {
   checkpointRefreshMs: number;
   retentionMs: number;
   isStopping: () => boolean;
+  /** The shards were planned without a gap: the connector writes. */
+  onPlanned: () => void;
   pause: (ms: number) => Promise<void>;
   faults?: ConnectorOptions['faults'];
 }
@@ -355,6 +359,7 @@ class Leader {
           retentionMs: d.retentionMs,
         });
         if (plan.gaps.length > 0) throw new GapError(plan.gaps);
+        d.onPlanned();
         reader.assign(plan.read);
         for (const r of plan.read) {
           // A "started" checkpoint: lineage must know this shard was begun, even before its first record.
