@@ -339,6 +339,7 @@ class Leader {
     });
     let streamArn = '';
     let nextDescribe = 0;
+    let firstPlan = true;
     let lastCommit = Date.now();
     const pending = new Map<string, ShardCheckpoint | null>();
 
@@ -351,13 +352,11 @@ class Leader {
           d.log.warn({ previous: streamArn, current: info.streamArn }, 'the table has a new stream');
         }
         streamArn = info.streamArn;
-        const plan = planShards({
-          streamArn,
-          shards: info.shards,
-          checkpoints,
-          now,
-          retentionMs: d.retentionMs,
-        });
+        // Staleness is a question about the restored checkpoints: while this term runs, its own
+        // commits keep them fresh, and trimming under a running reader is a TrimmedDataAccessException.
+        const retentionMs = firstPlan ? d.retentionMs : Number.POSITIVE_INFINITY;
+        const plan = planShards({ streamArn, shards: info.shards, checkpoints, now, retentionMs });
+        firstPlan = false;
         if (plan.gaps.length > 0) throw new GapError(plan.gaps);
         d.onPlanned();
         reader.assign(plan.read);
