@@ -1,6 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { describeError } from '../lib/errors.ts';
+import { benchAnalytics } from './analytics.ts';
 import { benchConnector } from './connector.ts';
+import { benchRss } from './rss.ts';
 import { benchRuntime } from './runtime.ts';
 
 const positive = (v: string) => {
@@ -15,8 +17,32 @@ program
   .description('the echo processor under the runtime (EOS) vs a bare kafkajs consume→produce loop')
   .option('--records <n>', 'records per round', positive, 30_000)
   .option('--rounds <n>', 'rounds per contestant', positive, 3)
-  .action(async (opts: { records: number; rounds: number }) => {
-    await benchRuntime(opts);
+  .option('--steady', 'steady state: 500,000 records per round (overrides --records)')
+  .action(async (opts: { records: number; rounds: number; steady?: boolean }) => {
+    await benchRuntime({ records: opts.steady ? 500_000 : opts.records, rounds: opts.rounds });
+    process.exit(0);
+  });
+
+program
+  .command('rss')
+  .description('resident memory of idle processor processes: each processor alone, then all in one')
+  .option('--rounds <n>', 'starts per configuration (median reported)', positive, 3)
+  .option('--settle <seconds>', 'seconds after ready before reading RSS', positive, 5)
+  .action(async (opts: { rounds: number; settle: number }) => {
+    await benchRss({ rounds: opts.rounds, settleSeconds: opts.settle });
+    process.exit(0);
+  });
+
+program
+  .command('analytics')
+  .description(
+    'analytics-router (EOS) on a mix of the five types + 1% invalid vs echo pass-through on the same records',
+  )
+  .option('--records <n>', 'records per round', positive, 50_000)
+  .option('--rounds <n>', 'rounds per contestant', positive, 3)
+  .option('--cpu-prof-dir <dir>', 'write a V8 CPU profile of each contestant process there')
+  .action(async (opts: { records: number; rounds: number; cpuProfDir?: string }) => {
+    await benchAnalytics(opts);
     process.exit(0);
   });
 

@@ -153,8 +153,24 @@ export async function benchRuntime(args: { records: number; rounds: number }): P
   const paired = rounds
     .filter((r) => r.contestant === 'runtime')
     .map((r, i) => r.recordsPerSecond / rounds.filter((b) => b.contestant === 'bare')[i]!.recordsPerSecond);
-  console.log(`ratio runtime / bare: ${(rt / bare).toFixed(2)} (goal >= 0.80)`);
+  console.log(`ratio runtime / bare: ${(rt / bare).toFixed(2)} (goal >= 0.90)`);
   console.log(
     `per-round ratios: ${paired.map((x) => x.toFixed(2)).join(' ')} (median ${median(paired).toFixed(2)})`,
   );
+  const rss = (c: Round['contestant']) =>
+    median(rounds.filter((r) => r.contestant === c).map((r) => r.rssMiB));
+  const figures = {
+    bench: 'runtime',
+    records: args.records,
+    rounds: args.rounds,
+    partitions: PARTITIONS,
+    runtimeMedianPerSec: Math.round(rt),
+    bareMedianPerSec: Math.round(bare),
+    ratioOfMedians: Number((rt / bare).toFixed(3)),
+    pairedRatios: paired.map((x) => Number(x.toFixed(3))),
+    medianPairedRatio: Number(median(paired).toFixed(3)),
+    runtimeRssMiB: rss('runtime'),
+    bareRssMiB: rss('bare'),
+  };
+  console.log(`BENCH ${JSON.stringify(figures)}`);
 }

@@ -5,6 +5,7 @@ import { createKafka } from '../lib/clients.ts';
 import { UsageError } from '../lib/errors.ts';
 import { Header, readHeaders } from '../runtime/headers.ts';
 import { readGroupOffsets } from '../runtime/offsets.ts';
+import { connectFenced } from '../runtime/transactions.ts';
 import { topology } from '../topology/index.ts';
 import { deadLetterTopicName } from '../topology/types.ts';
 import { ensureTopic, parseCount, printLine, readTopic, stopSignal, type TopicRecord } from './tail.ts';
@@ -156,8 +157,8 @@ export async function redriveDeadLetters(
     const dlt = deadLetterTopicName(processor);
     await ensureTopic(admin, dlt, unknownDltHint(processor));
     const execute = options.execute === true;
-    // Only a real run connects: connecting fences (aborts) the open transaction of any earlier run
-    // of this command, and waits for it, so the group offsets read next are final.
+    // Only a real run connects: it fences (aborts) the open transaction of any earlier run of this
+    // command, and waits for it, so the group offsets read next are final.
     const producer = execute
       ? kafka.producer({
           transactionalId: redriveTransactionalIdOf(processor),
@@ -167,7 +168,7 @@ export async function redriveDeadLetters(
           createPartitioner: Partitioners.DefaultPartitioner,
         })
       : null;
-    await producer?.connect();
+    if (producer) await connectFenced(producer);
     try {
       const handled = await redriveOffsets(admin, processor, dlt);
       const topics = new Set(await admin.listTopics());

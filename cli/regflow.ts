@@ -2,8 +2,10 @@ import { Command } from 'commander';
 import { describeError } from '../lib/errors.ts';
 import { registerConnector } from './connector.ts';
 import { registerDlq } from './dlq.ts';
+import { registerPublishData } from './publish-data.ts';
 import { registerReplay } from './replay.ts';
 import { registerRun } from './run.ts';
+import { registerSchedulers } from './schedulers.ts';
 import { registerStart } from './start.ts';
 import { registerTail } from './tail.ts';
 import { registerTopics } from './topics.ts';
@@ -24,6 +26,8 @@ registerDlq(program);
 registerTopology(program);
 registerTopics(program);
 registerConnector(program);
+registerSchedulers(program);
+registerPublishData(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`regflow: ${describeError(err)}`);

@@ -3,30 +3,40 @@ import { loadConfig } from '../config/index.ts';
 import { UsageError } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
 import { PROCESSORS } from '../processors/index.ts';
-import { runProcessor } from '../runtime/run-processor.ts';
+import { runProcessors } from '../runtime/run-processor.ts';
 
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('run one processor in this process until SIGTERM / SIGINT')
-    .argument('<processor>', `one of: ${Object.keys(PROCESSORS).join(', ')}`)
-    .action(async (name: string) => {
-      const make = PROCESSORS[name];
-      if (!make)
-        throw new UsageError(`unknown processor '${name}' (known: ${Object.keys(PROCESSORS).join(', ')})`);
+    .description(
+      'run one or more processors in this process until SIGTERM / SIGINT (one HTTP endpoint, shared clients)',
+    )
+    .argument('<processor...>', `one or more of: ${Object.keys(PROCESSORS).join(', ')}`)
+    .action(async (names: string[]) => {
+      const unknown = names.filter((n) => !PROCESSORS[n]);
+      if (unknown.length > 0) {
+        throw new UsageError(
+          `unknown processor ${unknown.map((n) => `'${n}'`).join(', ')} (known: ${Object.keys(PROCESSORS).join(', ')})`,
+        );
+      }
+      if (new Set(names).size !== names.length) throw new UsageError('a processor is named twice');
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
-      const running = await runProcessor({ config, definition: make(), logger });
+      const running = await runProcessors({
+        config,
+        definitions: names.map((n) => PROCESSORS[n]!()),
+        logger,
+      });
       let signals = 0;
       const shutdown = (signal: NodeJS.Signals) => {
         signals++;
         if (signals > 1) {
-          logger.warn({ processor: name, signal }, 'second signal: exiting without a graceful stop');
+          logger.warn({ processors: names, signal }, 'second signal: exiting without a graceful stop');
           process.exit(130);
         }
         logger.info(
-          { processor: name, signal },
-          'stopping: finishing the transaction in hand, then leaving the group',
+          { processors: names, signal },
+          'stopping: finishing the transactions in hand, then leaving the groups',
         );
         void running.stop();
       };

@@ -1,12 +1,14 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig, REPO_ROOT } from '../config/index.ts';
+import { prettyFactory } from 'pino-pretty';
+import { type Config, loadConfig, REPO_ROOT } from '../config/index.ts';
 import { up } from '../infra/stack.ts';
 import { createSchemaRegistry } from '../lib/clients.ts';
+import { waitFor } from '../lib/retry.ts';
 import { PROCESSORS } from '../processors/index.ts';
 import { Codec } from '../runtime/codec.ts';
 import { loadSchema } from '../schemas/index.ts';
+import { type Component, Supervisor } from '../supervisor/supervisor.ts';
 import { ensureTopics } from '../topology/admin.ts';
 import { allTopics } from '../topology/describe.ts';
 import { topology } from '../topology/index.ts';
@@ -16,7 +18,7 @@ import { assertValidTopology } from './topology.ts';
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('bring up the local services and run the pipeline on its local defaults')
+    .description('bring up the local services and run the whole pipeline, supervised, until Ctrl-C')
     .action(async () => {
       assertValidTopology();
       const config = loadConfig();
@@ -31,43 +33,83 @@ export function registerStart(program: Command): void {
       const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
       for (const t of topology.topics) await codec.register(t.name, loadSchema(t.valueSchema));
       console.log(`schemas          ${topology.topics.length} registered (<topic>-value)`);
-      await runPipeline(config.runtime.httpPort);
+      await runPipeline(config);
     });
 }
 
+const regflow = (...args: string[]) => ({
+  command: process.execPath,
+  args: [join(REPO_ROOT, 'bin/regflow.js'), ...args],
+});
+
 /**
- * One child process per processor (`regflow run <name>`) and one for the connector
- * (`regflow connector run`), each with its own metrics port, their
- * logs on this process's stdout; SIGINT / SIGTERM are passed on and we exit when all have stopped.
+ * The pipeline's long-running parts, one supervised process each. Every processor shares one
+ * process (`regflow run a b c`: one consumer group each, one set of clients), which keeps the
+ * pipeline's memory to a few processes rather than one per processor.
  */
-async function runPipeline(basePort: number): Promise<void> {
-  const commands = [
-    ...Object.keys(PROCESSORS).map((name) => ({ label: `processor        ${name}`, args: ['run', name] })),
-    // The DynamoDB Streams connector: waits (logging) until the demand-table exists.
-    { label: 'connector        dynamodb-streams', args: ['connector', 'run'] },
+export function pipelineComponents(config: Readonly<Config>): Component[] {
+  const port = config.runtime.httpPort;
+  const at = (p: number) => (port === 0 ? 0 : p);
+  return [
+    {
+      name: 'processors',
+      ...regflow('run', ...Object.keys(PROCESSORS)),
+      env: { REGFLOW_HTTP_PORT: String(at(port)) },
+      ...(port === 0 ? {} : { readyUrl: `http://${config.runtime.httpHost}:${port}/readyz` }),
+    },
+    { name: 'schedulers', ...regflow('schedulers', 'run'), env: { REGFLOW_HTTP_PORT: String(at(port + 1)) } },
+    // The DynamoDB Streams connector; it waits (and says so) until the demand-table exists.
+    { name: 'connector', ...regflow('connector', 'run'), env: { REGFLOW_HTTP_PORT: String(at(port + 2)) } },
   ];
-  const children = commands.map(({ label, args }, i) => {
-    const port = basePort === 0 ? 0 : basePort + i;
-    console.log(`${label} (metrics http://127.0.0.1:${port || 'any'}/metrics)`);
-    return spawn(process.execPath, [join(REPO_ROOT, 'bin/regflow.js'), ...args], {
-      env: { ...process.env, REGFLOW_HTTP_PORT: String(port) },
-      stdio: ['ignore', 'inherit', 'inherit'],
-      // Own process group: a Ctrl-C reaches the children once, through `forward`, not twice.
-      detached: true,
-    });
+}
+
+async function runPipeline(config: Readonly<Config>): Promise<void> {
+  const components = pipelineComponents(config);
+  // One stream: pretty in a terminal, the components' JSON lines as they are otherwise.
+  const pretty = process.stdout.isTTY
+    ? prettyFactory({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' })
+    : null;
+  const supervisor = new Supervisor(components, {
+    onLine: (name, line) => {
+      if (pretty && line.startsWith('{')) process.stdout.write(`${name.padEnd(11)} ${pretty(line)}`);
+      else if (pretty) process.stdout.write(`${name.padEnd(11)} ${line}\n`);
+      else
+        process.stdout.write(
+          `${line.startsWith('{') ? line.replace(/^\{/, `{"component":"${name}",`) : JSON.stringify({ component: name, msg: line })}\n`,
+        );
+    },
+    onEvent: (name, event) =>
+      process.stdout.write(
+        pretty
+          ? `${name.padEnd(11)} [supervisor] ${event}\n`
+          : `${JSON.stringify({ component: name, supervisor: event })}\n`,
+      ),
   });
-  // npm and tsx relay a Ctrl-C too, so this process can see one signal several times: pass it
-  // on once, or the children would take the repeat for an operator's "stop now".
-  let forwarded = false;
-  const forward = (signal: NodeJS.Signals) => {
-    if (forwarded) return;
-    forwarded = true;
-    for (const c of children) c.kill(signal);
-  };
-  process.on('SIGINT', forward);
-  process.on('SIGTERM', forward);
-  const codes = await Promise.all(
-    children.map((c) => new Promise<number>((r) => c.on('exit', (code) => r(code ?? 1)))),
+  for (const c of components) {
+    console.log(
+      `${c.name.padEnd(16)} ${[c.args.slice(1).join(' '), c.readyUrl?.replace('/readyz', '/metrics')].filter(Boolean).join('  ')}`,
+    );
+  }
+  console.log(
+    'inspect          npx regflow topics list | npx regflow tail <topic> | npx regflow dlq list <processor>',
   );
-  process.exitCode = codes.every((c) => c === 0) ? 0 : 1;
+  console.log('stop             Ctrl-C (stops every component cleanly)');
+  supervisor.start();
+  void Promise.all(
+    components.map(async (c) => {
+      if (!c.readyUrl) return;
+      const url = c.readyUrl;
+      if (await waitFor(async () => (await fetch(url)).ok, { timeoutMs: 180_000, intervalMs: 1_000 })) {
+        console.log(`ready            ${c.name} (${url})`);
+      }
+    }),
+  );
+  // npm and tsx relay a Ctrl-C too, so this process can see one signal several times: stop once.
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => void supervisor.stop().then(resolve);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await stopped;
+  console.log('stopped          every component has exited');
 }

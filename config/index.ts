@@ -66,6 +66,18 @@ export const VARIABLES = {
     default: '2000',
     doc: 'Most records a processor handles in one Kafka transaction.',
   },
+  REGFLOW_SCHEDULER_LEASE_TTL_MS: {
+    default: '10000',
+    doc: 'Schedulers: TTL of the Redis leader lease; a dead leader is replaced within about this long.',
+  },
+  REGFLOW_SCHEDULER_CATCH_UP_MAX: {
+    default: '12',
+    doc: 'Schedulers: most missed ticks per schedule fired when a leader starts (older ones are skipped and counted).',
+  },
+  REGFLOW_NOTIFICATION_SEND_RATE: {
+    default: '1000',
+    doc: "plan-sends: reminders the SMS sender delivers per hour; sizes each market's send window.",
+  },
   REGFLOW_LOG_LEVEL: { default: 'info', doc: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
   REGFLOW_CACHE_DIR: {
     default: '$XDG_CACHE_HOME/regflow or ~/.cache/regflow',
@@ -78,6 +90,10 @@ export const VARIABLES = {
   REGFLOW_KEEP_INFRA: {
     default: '0',
     doc: 'Tests: 1 keeps services that the test run started running afterwards.',
+  },
+  REGFLOW_TEST_BROKER_RESTART: {
+    default: '0',
+    doc: 'Tests: 1 runs the tests that stop and restart the local Kafka broker (only one this checkout started; disruptive on a shared broker).',
   },
 } as const;
 
@@ -101,9 +117,12 @@ export interface Config {
     sessionTimeoutMs: number;
     batchMaxRecords: number;
   };
+  schedulers: { leaseTtlMs: number; catchUpMax: number };
+  notifications: { sendRatePerHour: number };
   logLevel: z.infer<typeof logLevel>;
   paths: { cacheDir: string; dataDir: string };
   keepInfra: boolean;
+  testBrokerRestart: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -183,6 +202,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       sessionTimeoutMs: read(env, 'REGFLOW_KAFKA_SESSION_TIMEOUT_MS', intIn(6_000, 300_000)),
       batchMaxRecords: read(env, 'REGFLOW_BATCH_MAX_RECORDS', intIn(1, 100_000)),
     },
+    schedulers: {
+      leaseTtlMs: read(env, 'REGFLOW_SCHEDULER_LEASE_TTL_MS', intIn(300, 600_000)),
+      catchUpMax: read(env, 'REGFLOW_SCHEDULER_CATCH_UP_MAX', intIn(1, 10_000)),
+    },
+    notifications: {
+      sendRatePerHour: read(env, 'REGFLOW_NOTIFICATION_SEND_RATE', intIn(1, 10_000_000)),
+    },
     logLevel: read(env, 'REGFLOW_LOG_LEVEL', logLevel),
     paths: {
       cacheDir: resolve(read(env, 'REGFLOW_CACHE_DIR', z.string(), join(cacheHome, 'regflow'))),
@@ -190,6 +216,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     keepInfra:
       read(env, 'REGFLOW_KEEP_INFRA', z.enum(['0', '1', 'true', 'false'])).match(/^(1|true)$/) !== null,
+    testBrokerRestart:
+      read(env, 'REGFLOW_TEST_BROKER_RESTART', z.enum(['0', '1', 'true', 'false'])).match(/^(1|true)$/) !==
+      null,
   };
   return deepFreeze(config);
 }

@@ -5,7 +5,9 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Redis } from 'ioredis';
 import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
+import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
+import { createLogger, kafkaLogCreator } from './logger.ts';
 
 // Client factories: one place that turns config slices into connected-service clients, used by
 // the pipeline, the infra health checks and the tests alike.
@@ -19,11 +21,16 @@ process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 const localCredentials = () =>
   process.env.AWS_ACCESS_KEY_ID ? undefined : { accessKeyId: 'regflow', secretAccessKey: 'regflow' };
 
+/** Tools and tests log kafkajs through the same mapping as the processors (routine conditions are not errors). */
+let toolLogger: Logger | undefined;
+
 export function createKafka(cfg: Config['kafka'], overrides: Partial<KafkaConfig> = {}): Kafka {
+  toolLogger ??= createLogger(process.env.REGFLOW_LOG_LEVEL ?? 'warn');
   return new Kafka({
     clientId: cfg.clientId,
     brokers: [...cfg.brokers],
     logLevel: logLevel.WARN,
+    logCreator: kafkaLogCreator(toolLogger),
     connectionTimeout: 3_000,
     ...overrides,
   });

@@ -17,32 +17,50 @@ export function createLogger(level: string, bindings: Record<string, unknown> = 
   });
 }
 
-// kafkajs logs retriable protocol conditions (coordinator loading, concurrent transactions) at
-// ERROR although it retries them itself; they are noise unless they persist.
+// kafkajs logs at ERROR what is routine for regflow. Operators should read an error line as "act":
+// - conditions kafkajs retries itself (coordinator loading or moving, concurrent transactions,
+//   a leader election) are debug, unless they persist (then the retry fails and regflow logs it);
+// - a rebalance seen on a heartbeat, and the fencing of a previous owner's producer ("old
+//   epoch", after a rebalance or a restart) are how exactly-once works: info.
 // kafkajs warns that capping an idempotent producer's retries "may invalidate EoS"; regflow caps
 // them on transactional producers on purpose (a failed send aborts the transaction).
 const EXPECTED_WARNINGS = /Limiting retries for the idempotent producer/;
 
 const RETRIED_BY_KAFKAJS =
-  /coordinator is loading|coordinator is not available|not the correct coordinator|concurrent operation on the same transaction|CONCURRENT_TRANSACTIONS|There is no leader for this topic-partition|leadership election/i;
+  /coordinator is loading|coordinator is not available|not the correct coordinator|concurrent operation on the same transaction|CONCURRENT_TRANSACTIONS|There is no leader for this topic-partition|does not host this topic-partition|leadership election/i;
 
-/** A kafkajs logCreator that writes through pino. */
+const ROUTINE =
+  /The group is rebalancing|old epoch|PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|has been fenced|re-joining the group/i;
+
+/** The level regflow logs a kafkajs entry at. */
+export function kafkaLevelOf(
+  level: KafkaLogLevel,
+  text: string,
+): 'error' | 'warn' | 'info' | 'debug' | 'trace' {
+  if (level === KafkaLogLevel.ERROR) {
+    if (RETRIED_BY_KAFKAJS.test(text)) return 'debug';
+    return ROUTINE.test(text) ? 'info' : 'error';
+  }
+  if (level === KafkaLogLevel.WARN) {
+    if (EXPECTED_WARNINGS.test(text)) return 'debug';
+    return ROUTINE.test(text) ? 'info' : 'warn';
+  }
+  return level === KafkaLogLevel.INFO ? 'debug' : 'trace';
+}
+
+/** A kafkajs logCreator that writes through pino, with kafkajs's `error` under regflow's `err`. */
 export function kafkaLogCreator(logger: Logger) {
+  const child = logger.child({ component: 'kafkajs' });
   return () =>
     ({ level, log }: LogEntry) => {
       const {
         message,
         timestamp: _t,
         logger: _l,
+        error,
         ...extra
       } = log as Record<string, unknown> & { message: string };
-      const text = `${message} ${String(extra.error ?? '')}`;
-      const child = logger.child({ component: 'kafkajs' });
-      if (level === KafkaLogLevel.ERROR && RETRIED_BY_KAFKAJS.test(text)) child.debug(extra, message);
-      else if (level === KafkaLogLevel.ERROR) child.error(extra, message);
-      else if (level === KafkaLogLevel.WARN && EXPECTED_WARNINGS.test(message)) child.debug(extra, message);
-      else if (level === KafkaLogLevel.WARN) child.warn(extra, message);
-      else if (level === KafkaLogLevel.INFO) child.debug(extra, message);
-      else child.trace(extra, message);
+      const fields = error === undefined ? extra : { ...extra, err: String(error) };
+      child[kafkaLevelOf(level, `${message} ${String(error ?? '')}`)](fields, message);
     };
 }

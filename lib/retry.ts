@@ -38,28 +38,58 @@ export interface RetryOutcome<T> {
   attempts: number;
 }
 
-export function createRetry(partial: Partial<RetryOptions> = {}) {
+export type Retry = (<T>(
+  fn: (attempt: number) => Promise<T>,
+  call?: Pick<RetryOptions, 'onRetry'>,
+) => Promise<RetryOutcome<T>>) & {
+  /**
+   * The same, when the caller made attempt 1 itself (a hot path that cannot afford a closure per
+   * call when almost every call succeeds at once) and it failed with `error`: decides whether to
+   * retry, waits, and goes on from attempt 2.
+   */
+  after<T>(
+    error: unknown,
+    fn: (attempt: number) => Promise<T>,
+    call?: Pick<RetryOptions, 'onRetry'>,
+  ): Promise<RetryOutcome<T>>;
+};
+
+export function createRetry(partial: Partial<RetryOptions> = {}): Retry {
   const options: RetryOptions = { ...DEFAULT_RETRY, ...partial };
   const shouldRetry = options.shouldRetry ?? isRetriable;
-  return async function retry<T>(
+  async function from<T>(
+    attempt: number,
+    failed: { error: unknown } | null,
     fn: (attempt: number) => Promise<T>,
-    call: Pick<RetryOptions, 'onRetry'> = {},
+    call: Pick<RetryOptions, 'onRetry'>,
   ): Promise<RetryOutcome<T>> {
     const onRetry = call.onRetry ?? options.onRetry;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return { value: await fn(attempt), attempts: attempt };
-      } catch (error) {
-        if (attempt >= options.attempts || !shouldRetry(error)) {
-          if (attempt > 1) (error as { attempts?: number }).attempts = attempt;
-          throw error;
+    let last = failed;
+    for (;;) {
+      if (last === null) {
+        try {
+          return { value: await fn(attempt), attempts: attempt };
+        } catch (error) {
+          last = { error };
         }
-        const delayMs = backoffDelay(options, attempt, options.random);
-        onRetry?.({ attempt, delayMs, error });
-        await sleep(delayMs, undefined, options.signal ? { signal: options.signal } : undefined);
       }
+      const { error } = last;
+      if (attempt >= options.attempts || !shouldRetry(error)) {
+        if (attempt > 1 && error !== null && typeof error === 'object')
+          (error as { attempts?: number }).attempts = attempt;
+        throw error;
+      }
+      const delayMs = backoffDelay(options, attempt, options.random);
+      onRetry?.({ attempt, delayMs, error });
+      await sleep(delayMs, undefined, options.signal ? { signal: options.signal } : undefined);
+      attempt++;
+      last = null;
     }
-  };
+  }
+  const retry = (<T>(fn: (attempt: number) => Promise<T>, call: Pick<RetryOptions, 'onRetry'> = {}) =>
+    from(1, null, fn, call)) as Retry;
+  retry.after = (error, fn, call = {}) => from(1, { error }, fn, call);
+  return retry;
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes; returns whether it succeeded. */

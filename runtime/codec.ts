@@ -25,17 +25,26 @@ export class Codec {
    */
   async register(topic: string, schema: object): Promise<number> {
     const subject = subjectOf(topic);
-    try {
-      const { id } = await this.registry.register(
-        { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
-        { subject },
-      );
-      this.ids.set(topic, id);
-      return id;
-    } catch (err) {
-      throw new PermanentError(`schema for ${subject} refused by the registry: ${(err as Error).message}`, {
-        cause: err,
-      });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { id } = await this.registry.register(
+          { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+          { subject },
+        );
+        this.ids.set(topic, id);
+        return id;
+      } catch (err) {
+        // Two processes registering a new subject at once both create its compatibility rule;
+        // the registry refuses the second ("A rule named 'COMPATIBILITY' already exists").
+        // Registering again then finds the rule and the schema in place.
+        if (attempt < 5 && /already exists/i.test((err as Error).message ?? '')) {
+          await new Promise((r) => setTimeout(r, 50 * attempt));
+          continue;
+        }
+        throw new PermanentError(`schema for ${subject} refused by the registry: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
     }
   }
 

@@ -1,20 +1,27 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 
-// /healthz: the process is alive. /readyz: the consumer has joined its group and is running.
-// /metrics: Prometheus text format.
+// /healthz: the process is alive. /readyz: every resource answers and every processor's consumer
+// has joined its group (503 with what is missing otherwise). /metrics: Prometheus text format.
+
+export interface Readiness {
+  ready: boolean;
+  /** Shown as it is in the /readyz answer: per resource and per processor. */
+  detail?: Record<string, unknown>;
+}
 
 export async function startHttp(opts: {
   port: number;
   host?: string;
   registry: Registry;
-  ready: () => boolean;
+  readiness: () => Readiness;
 }): Promise<{ server: FastifyInstance; port: number }> {
   const server = Fastify({ logger: false });
   server.get('/healthz', async () => ({ status: 'ok' }));
-  server.get('/readyz', async (_req, reply) =>
-    opts.ready() ? { status: 'ready' } : reply.code(503).send({ status: 'not ready' }),
-  );
+  server.get('/readyz', async (_req, reply) => {
+    const { ready, detail } = opts.readiness();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', ...detail });
+  });
   server.get('/metrics', async (_req, reply) =>
     reply.header('content-type', opts.registry.contentType).send(await opts.registry.metrics()),
   );

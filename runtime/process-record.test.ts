@@ -21,7 +21,7 @@ const spec: ProcessorSpec = {
   outputs: ['out'],
   retry: { attempts: 3, initialDelayMs: 1, maxDelayMs: 2, tierDelaysMs: [1_000, 5_000] },
 };
-const ctx = { processor: 'echo', log: { info() {}, warn() {} } };
+const ctx = { processor: 'echo', log: { info() {}, warn() {} }, resources: {} };
 const record = (topic = 'in', headers: Record<string, string> = {}, value = '{"n":1}') => ({
   topic,
   partition: 2,

@@ -1,9 +1,9 @@
 import { PermanentError } from '../lib/errors.ts';
-import { createRetry } from '../lib/retry.ts';
+import { createRetry, type Retry } from '../lib/retry.ts';
 import type { ProcessorSpec } from '../topology/types.ts';
 import { type FailedRecord, previousAttempts, type RoutedFailure, routeFailure } from './failures.ts';
 import { Header, type Headers } from './headers.ts';
-import type { Handler, HandlerContext, InputRecord } from './types.ts';
+import type { Handler, HandlerContext, InputRecord, OutputRecord } from './types.ts';
 
 // One record through decode → handler (retried in place) → encode. Everything that can fail for
 // this record alone ends here as a routed failure, so one bad record never fails its batch.
@@ -26,16 +26,19 @@ export type RecordOutcome =
 
 export interface ProcessRecordDeps {
   spec: ProcessorSpec;
-  handler: Handler;
+  // biome-ignore lint/suspicious/noExplicitAny: resources are typed by each processor's definition
+  handler: Handler<any, any>;
   codec: RecordCodec;
   now?: () => number;
 }
+
+export type OnRetry = (info: { attempt: number; delayMs: number; error: unknown }) => void;
 
 export type RecordProcessor = (
   record: FailedRecord,
   ctx: HandlerContext,
   /** Called before each in-place retry (metrics, logs). */
-  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void,
+  onRetry?: OnRetry,
 ) => Promise<RecordOutcome>;
 
 /** Builds, once per processor, the function that takes one record through decode → handler → encode. */
@@ -48,67 +51,103 @@ export function createRecordProcessor(deps: ProcessRecordDeps): RecordProcessor 
   return (record, ctx, onRetry) => processRecord(deps, retry, record, ctx, onRetry);
 }
 
-async function processRecord(
+/** The decoded record as a handler sees it. */
+export function toInput(record: FailedRecord, value: unknown, attempt: number): InputRecord {
+  return {
+    topic: record.headers[Header.ORIGINAL_TOPIC] ?? record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    key: record.key === null ? null : record.key.toString('utf8'),
+    value,
+    headers: record.headers,
+    timestamp: record.timestamp,
+    attempt,
+  };
+}
+
+/** Encodes a handler's outputs; an output to a topic the processor does not declare is a permanent error. */
+export async function encodeOutputs(
+  spec: ProcessorSpec,
+  codec: RecordCodec,
+  outputs: readonly OutputRecord[],
+  attempts: number,
+): Promise<EncodedMessage[]> {
+  const encoded: EncodedMessage[] = [];
+  for (const out of outputs) {
+    if (!spec.outputs.includes(out.topic)) {
+      throw new PermanentError(`handler emitted to ${out.topic}, which is not an output of ${spec.name}`);
+    }
+    // Attempts are recorded on an output only when it took more than one: a header on every
+    // record would cost every record its encoding.
+    const headers =
+      attempts > 1 ? { ...out.headers, [Header.ATTEMPTS]: String(attempts) } : { ...out.headers };
+    encoded.push({
+      topic: out.topic,
+      key: out.key,
+      value: await codec.encode(out.topic, out.value),
+      headers,
+    });
+  }
+  return encoded;
+}
+
+export function failureOutcome(
+  spec: ProcessorSpec,
+  record: FailedRecord,
+  error: unknown,
+  attempts: number,
+  now: number,
+): RecordOutcome {
+  const failure = routeFailure({
+    processor: spec.name,
+    group: spec.name,
+    retry: spec.retry,
+    record,
+    error,
+    attempts,
+    now,
+  });
+  return { ok: false, failure, attempts, error };
+}
+
+async function attemptOnce(
   deps: ProcessRecordDeps,
-  retry: ReturnType<typeof createRetry>,
   record: FailedRecord,
   ctx: HandlerContext,
-  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void,
+  attempt: number,
+): Promise<EncodedMessage[]> {
+  const input = toInput(record, await deps.codec.decode(record.value), attempt);
+  return encodeOutputs(deps.spec, deps.codec, await deps.handler(input, ctx), attempt);
+}
+
+async function processRecord(
+  deps: ProcessRecordDeps,
+  retry: Retry,
+  record: FailedRecord,
+  ctx: HandlerContext,
+  onRetry?: OnRetry,
 ): Promise<RecordOutcome> {
-  const { spec, handler, codec } = deps;
   const before = previousAttempts(record.headers);
-  let made = 0;
+  // The first attempt runs outside the retry helper (no closure per record): nearly every
+  // record succeeds at once.
+  let firstError: unknown;
   try {
-    const { value: messages } = await retry(
-      async () => {
-        made++;
-        const value = await codec.decode(record.value);
-        const input: InputRecord = {
-          topic: record.headers[Header.ORIGINAL_TOPIC] ?? record.topic,
-          partition: record.partition,
-          offset: record.offset,
-          key: record.key === null ? null : record.key.toString('utf8'),
-          value,
-          headers: record.headers,
-          timestamp: record.timestamp,
-          attempt: before + made,
-        };
-        const outputs = await handler(input, ctx);
-        const encoded: EncodedMessage[] = [];
-        for (const out of outputs) {
-          if (!spec.outputs.includes(out.topic)) {
-            throw new PermanentError(
-              `handler emitted to ${out.topic}, which is not an output of ${spec.name}`,
-            );
-          }
-          // Attempts are recorded on an output only when it took more than one: a header on every
-          // record would cost every record its encoding.
-          const attempts = before + made;
-          const headers =
-            attempts > 1 ? { ...out.headers, [Header.ATTEMPTS]: String(attempts) } : { ...out.headers };
-          encoded.push({
-            topic: out.topic,
-            key: out.key,
-            value: await codec.encode(out.topic, out.value),
-            headers,
-          });
-        }
-        return encoded;
+    return { ok: true, messages: await attemptOnce(deps, record, ctx, before + 1), attempts: before + 1 };
+  } catch (error) {
+    firstError = error;
+  }
+  let made = 1;
+  try {
+    const { value: messages } = await retry.after(
+      firstError,
+      (n) => {
+        made = n;
+        return attemptOnce(deps, record, ctx, before + n);
       },
       { onRetry },
     );
     return { ok: true, messages, attempts: before + made };
   } catch (error) {
-    const attempts = before + made;
-    const failure = routeFailure({
-      processor: spec.name,
-      group: spec.name,
-      retry: spec.retry,
-      record,
-      error,
-      attempts,
-      now: (deps.now ?? Date.now)(),
-    });
-    return { ok: false, failure, attempts, error };
+    return failureOutcome(deps.spec, record, error, before + made, (deps.now ?? Date.now)());
   }
 }

@@ -1,5 +1,3 @@
-import { performance } from 'node:perf_hooks';
-import type { Admin, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import { createKafka, createSchemaRegistry } from '../lib/clients.ts';
@@ -7,25 +5,22 @@ import { describeError, PermanentError } from '../lib/errors.ts';
 import { createLogger, kafkaLogCreator } from '../lib/logger.ts';
 import { deadLetterTopicName, retryTopicName } from '../topology/types.ts';
 import { Codec } from './codec.ts';
-import { dueAt, tierOf } from './failures.ts';
-import { readHeaders } from './headers.ts';
 import { startHttp } from './http.ts';
-import { createMetrics } from './metrics.ts';
-import { createRecordProcessor, type EncodedMessage } from './process-record.ts';
-import { PartitionProducers } from './transactions.ts';
-import type { FaultHooks, HandlerContext, ProcessorDefinition } from './types.ts';
+import { createMetrics, processorMetrics } from './metrics.ts';
+import { type ProcessorConsumer, startProcessorConsumer } from './processor-consumer.ts';
+import { ResourcePool } from './resources.ts';
+import type { AnyProcessorDefinition, FaultHooks } from './types.ts';
 
-// The engine every processor runs on: a read-committed consumer group, one transactional
-// producer per assigned input partition (kafkajs has no KIP-447, so a partition's transactional
-// id is what fences a zombie), per-record error isolation, in-place retries, retry tiers and the
-// dead-letter topic, and outputs + retry/DLT records + consumed offsets in one transaction.
+// A processor process: one or more processors (`regflow run a b c`) sharing one HTTP endpoint
+// (/healthz, /readyz, /metrics), one resource pool (a MongoDB client opened once, whoever uses it)
+// and one graceful stop. Each processor is its own consumer group (processor-consumer.ts).
 
-export interface RunProcessorOptions {
+export interface RunProcessorsOptions {
   config: Readonly<Config>;
-  definition: ProcessorDefinition;
+  definitions: readonly AnyProcessorDefinition[];
   logger?: Logger;
   faults?: FaultHooks;
-  /** Partitions handled at once by this process (each has its own producer). */
+  /** Partitions handled at once by each processor (each has its own producer). */
   partitionsConsumedConcurrently?: number;
 }
 
@@ -33,328 +28,145 @@ export interface RunningProcessor {
   readonly httpPort: number;
   ready(): boolean;
   stop(): Promise<void>;
-  /** Settles when the processor stops: rejects when the consumer crashed for good. */
+  /** Settles when the processors stop: rejects when a consumer crashed for good. */
   readonly done: Promise<void>;
 }
 
 /** How long a graceful stop waits for the batch in hand before closing regardless. */
 const STOP_TIMEOUT_MS = 30_000;
 
-/** kafkajs's Batch keeps where its fetch started, but its types do not say so. */
-const fetchedOffsetOf = (batch: EachBatchPayload['batch']) =>
-  (batch as unknown as { fetchedOffset: string }).fetchedOffset;
-
-const maxOffset = (a: string, b: string) => (BigInt(a) >= BigInt(b) ? a : b);
-
-export async function runProcessor(opts: RunProcessorOptions): Promise<RunningProcessor> {
-  const { config, definition, faults } = opts;
-  const { spec } = definition;
-  const group = spec.name;
-  const logger = (opts.logger ?? createLogger(config.logLevel)).child({ processor: group });
-  const kafka = createKafka(config.kafka, {
-    clientId: `${config.kafka.clientId}-${group}`,
-    logCreator: kafkaLogCreator(logger),
-  });
-  const metrics = createMetrics(group);
-  const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
-  const retryTopics = spec.retry.tierDelaysMs.map((_, i) => retryTopicName(group, i + 1));
-  const consumed = [...spec.inputs, ...retryTopics];
-
-  for (const [topic, schema] of Object.entries(definition.outputSchemas)) await codec.register(topic, schema);
-  for (const topic of spec.outputs) codec.schemaId(topic);
-
-  const processOne = createRecordProcessor({ spec, handler: definition.handler, codec });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await requireTopics(admin, [...consumed, ...spec.outputs, deadLetterTopicName(group)]);
-  } catch (err) {
-    await admin.disconnect();
-    throw err;
-  }
-
-  let joined = false;
+export async function runProcessors(opts: RunProcessorsOptions): Promise<RunningProcessor> {
+  const { config, definitions } = opts;
+  if (definitions.length === 0) throw new PermanentError('no processor to run');
+  const names = definitions.map((d) => d.spec.name);
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const metrics = createMetrics();
+  const pool = new ResourcePool({ config, logger });
+  const consumers = new Map<string, ProcessorConsumer>();
   let stopping = false;
-  const resumeTimers = new Set<NodeJS.Timeout>();
 
+  const readiness = () => {
+    const processors = Object.fromEntries(
+      names.map((n) => [n, consumers.get(n)?.joined() ? 'joined' : 'starting']),
+    );
+    const resources = pool.report();
+    const ready = !stopping && pool.ready() && names.every((n) => consumers.get(n)?.joined() === true);
+    return { ready, detail: { processors, resources } };
+  };
   const http = await startHttp({
     port: config.runtime.httpPort,
     host: config.runtime.httpHost,
     registry: metrics.registry,
-    ready: () => joined && !stopping,
-  }).catch(async (err: NodeJS.ErrnoException) => {
-    await admin.disconnect();
+    readiness,
+  }).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'EADDRINUSE') throw err;
     throw new PermanentError(
       `port ${config.runtime.httpPort} (REGFLOW_HTTP_PORT) is taken: give each processor process its own, or 0`,
     );
   });
 
-  const consumer = kafka.consumer({
-    groupId: group,
-    readUncommitted: false,
-    sessionTimeout: config.runtime.sessionTimeoutMs,
-    heartbeatInterval: Math.max(1_000, Math.floor(config.runtime.sessionTimeoutMs / 10)),
-    rebalanceTimeout: Math.max(60_000, config.runtime.sessionTimeoutMs * 2),
-    maxBytesPerPartition: 1_048_576,
-    maxWaitTimeInMs: 250,
-    retry: { retries: 10 },
-  });
-
-  const producers = new PartitionProducers(kafka, admin, group, faults);
-
-  consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    joined = true;
-    producers.rebalanced(e.payload.memberAssignment);
-    metrics.lag.reset();
-    logger.info({ assignment: e.payload.memberAssignment, memberId: e.payload.memberId }, 'joined group');
-  });
-  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-    metrics.lag.set(
-      { topic: e.payload.topic, partition: String(e.payload.partition) },
-      Number(e.payload.offsetLag),
-    );
-  });
-
+  const closers: (() => Promise<void>)[] = [];
   let settle!: { resolve: () => void; reject: (err: unknown) => void };
   const done = new Promise<void>((resolve, reject) => {
     settle = { resolve, reject };
   });
-  consumer.on(consumer.events.CRASH, (e) => {
-    if (e.payload.restart) {
-      logger.warn({ err: describeError(e.payload.error) }, 'consumer crashed; kafkajs restarts it');
-      return;
-    }
-    logger.fatal({ err: describeError(e.payload.error) }, 'consumer crashed and will not restart');
-    void stop().finally(() => settle.reject(e.payload.error));
-  });
-
-  async function handleBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
-    const { topic, partition } = batch;
-    const log = logger.child({ topic, partition });
-    const { state, opened } = await producers.acquire(topic, partition);
-    if (opened) log.debug({ next: state.next?.toString() ?? 'none' }, 'partition producer ready');
-    let messages: KafkaMessage[] = batch.messages;
-    if (messages.length === 0) return;
-    if (state.next !== null) {
-      const next = state.next;
-      // Compare where the fetch started, not the first record: transaction markers and aborted
-      // records between the committed offset and the first record are invisible but legitimate.
-      if (BigInt(fetchedOffsetOf(batch)) > next) {
-        // The fetch position ran ahead of what is committed (an aborted transaction): go back.
-        consumer.seek({ topic, partition, offset: next.toString() });
-        return;
-      }
-      messages = messages.filter((m) => BigInt(m.offset) >= next);
-      if (messages.length === 0) {
-        resolveOffset(batch.lastOffset());
-        return;
-      }
-    }
-
-    const tier = tierOf(group, topic);
-    const chunkSize = config.runtime.batchMaxRecords;
-    for (let start = 0; start < messages.length; start += chunkSize) {
-      if (!isRunning() || isStale()) return;
-      const chunk = messages.slice(start, start + chunkSize);
-      const t0 = performance.now();
-      const out: EncodedMessage[] = [];
-      let last: KafkaMessage | null = null;
-      let waitUntil = 0;
-      let handled = 0;
-      let lastBeat = 0;
-      for (const message of chunk) {
-        if (!isRunning() || isStale()) break;
-        const headers = readHeaders(message.headers as Record<string, unknown>);
-        if (tier > 0 && dueAt(headers) > Date.now()) {
-          waitUntil = dueAt(headers);
-          break;
-        }
-        const outcome = await processOne(
-          {
-            topic,
-            partition,
-            offset: message.offset,
-            timestamp: message.timestamp,
-            key: message.key,
-            value: message.value,
-            headers,
-          },
-          new HandlerLog(group, log, message.offset),
-          (info) => {
-            metrics.retries.inc({ where: 'in-place' });
-            log.warn(
-              { offset: message.offset, attempt: info.attempt, err: describeError(info.error) },
-              'retrying in place',
-            );
-          },
-        );
-        if (outcome.ok) {
-          out.push(...outcome.messages);
-        } else {
-          const { failure } = outcome;
-          metrics.errors.inc({ kind: failure.kind });
-          if (failure.kind === 'retry') metrics.retries.inc({ where: failure.topic });
-          else metrics.deadLetters.inc();
-          log.warn(
-            {
-              offset: message.offset,
-              to: failure.topic,
-              attempts: outcome.attempts,
-              err: describeError(outcome.error),
-            },
-            failure.kind === 'retry' ? 'record sent to retry tier' : 'record dead-lettered',
-          );
-          out.push({
-            topic: failure.topic,
-            key: failure.key,
-            value: failure.value,
-            headers: failure.headers,
-          });
-        }
-        last = message;
-        handled++;
-        // kafkajs sends heartbeats only when asked: ask at least every second (it throttles them
-        // to heartbeatInterval), or slow handlers and retries would outlast the session timeout.
-        // Asking after every record costs a few promises per record on the hot path.
-        if (Date.now() - lastBeat >= 1_000) {
-          await heartbeat();
-          lastBeat = Date.now();
-        }
-      }
-      if (last !== null) {
-        // At the end of the batch, step over trailing markers / aborted records too, so the
-        // committed offset is where the next fetch starts.
-        const atBatchEnd = last === batch.messages[batch.messages.length - 1];
-        const resolved = atBatchEnd ? maxOffset(last.offset, batch.lastOffset()) : last.offset;
-        const nextOffset = BigInt(resolved) + 1n;
-        try {
-          await producers.commit(state, topic, partition, out, nextOffset);
-        } catch (err) {
-          metrics.aborts.inc();
-          log.warn(
-            { err: describeError(err) },
-            'transaction aborted; the partition restarts from its committed offset',
-          );
-          const restartAt = state.next ?? BigInt(chunk[0]!.offset);
-          await producers.drop(topic, partition);
-          consumer.seek({ topic, partition, offset: restartAt.toString() });
-          return;
-        }
-        resolveOffset(resolved);
-        metrics.transactions.inc();
-        metrics.recordsIn.inc({ topic }, handled);
-        countOutputs(metrics, out);
-        metrics.batchSeconds.observe((performance.now() - t0) / 1000);
-      }
-      if (waitUntil > 0) {
-        pauseUntil(topic, partition, waitUntil);
-        return;
-      }
-    }
-  }
-
-  function pauseUntil(topic: string, partition: number, until: number): void {
-    // A tier's records all wait the same fixed delay, so they fall due in order: pausing the
-    // partition until the first one is due delays nothing behind it.
-    if (stopping) return;
-    consumer.pause([{ topic, partitions: [partition] }]);
-    const timer = setTimeout(
-      () => {
-        resumeTimers.delete(timer);
-        if (stopping) return;
-        try {
-          consumer.resume([{ topic, partitions: [partition] }]);
-        } catch (err) {
-          // kafkajs throws while it restarts a crashed consumer; the restart resumes fetching anyway.
-          logger.warn({ topic, partition, err: describeError(err) }, 'could not resume a retry tier');
-        }
-      },
-      Math.max(0, until - Date.now()),
-    );
-    timer.unref();
-    resumeTimers.add(timer);
-  }
 
   let stopped: Promise<void> | null = null;
-  function stop(): Promise<void> {
+  const stop = (): Promise<void> => {
     stopped ??= (async () => {
       stopping = true;
-      for (const t of resumeTimers) clearTimeout(t);
-      // disconnect() lets the batch in hand finish (its transaction commits or aborts), then
-      // leaves the group so the partitions move at once instead of after the session timeout.
-      const disconnected = consumer
-        .disconnect()
-        .then(() => true)
-        .catch((err) => {
-          logger.warn({ err: describeError(err) }, 'consumer disconnect');
-          return true;
-        });
-      const timedOut = new Promise<boolean>((r) => setTimeout(() => r(false), STOP_TIMEOUT_MS).unref());
-      if (!(await Promise.race([disconnected, timedOut]))) {
-        logger.error(
-          { timeoutMs: STOP_TIMEOUT_MS },
-          'the batch in hand did not finish in time; closing anyway',
-        );
-      }
-      await producers.closeAll();
-      await admin.disconnect().catch(() => {});
+      await Promise.all([...consumers.values()].map((c) => c.stop(STOP_TIMEOUT_MS)));
+      for (const close of closers.reverse()) await close().catch(() => {});
+      await pool.closeAll();
       await http.server.close();
-      logger.info('stopped');
+      logger.info({ processors: names }, 'stopped');
       settle.resolve();
     })();
     return stopped;
-  }
+  };
 
   try {
-    await consumer.connect();
-    for (const topic of consumed) await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 3,
-      eachBatch: handleBatch,
-    });
+    for (const definition of definitions) {
+      const log = logger.child({ processor: definition.spec.name });
+      const started = await startOne(definition, log);
+      closers.push(started.close);
+      consumers.set(definition.spec.name, started.consumer);
+      started.consumer.crashed.catch((err: unknown) => {
+        void stop().finally(() => settle.reject(err));
+      });
+    }
   } catch (err) {
     await stop();
     throw err;
   }
-  logger.info({ inputs: consumed, outputs: spec.outputs, httpPort: http.port }, 'processor started');
+  logger.info({ processors: names, httpPort: http.port }, 'processors started');
+  return { httpPort: http.port, ready: () => readiness().ready, stop, done };
 
-  return {
-    httpPort: http.port,
-    ready: () => joined && !stopping,
-    stop,
-    done,
-  };
+  async function startOne(definition: AnyProcessorDefinition, log: Logger) {
+    const { spec } = definition;
+    if (definition.batch && !(Number.isInteger(definition.batch.size) && definition.batch.size >= 1)) {
+      throw new PermanentError(`${spec.name}: batch size must be a positive whole number`);
+    }
+    const kafka = createKafka(config.kafka, {
+      clientId: `${config.kafka.clientId}-${spec.name}`,
+      logCreator: kafkaLogCreator(log),
+    });
+    const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
+    for (const [topic, schema] of Object.entries(definition.outputSchemas))
+      await codec.register(topic, schema);
+    for (const topic of spec.outputs) codec.schemaId(topic);
+    const resources = await pool.acquire(definition.resources);
+    const admin = kafka.admin();
+    await admin.connect();
+    const close = async () => {
+      await admin.disconnect().catch(() => {});
+      await pool.release(definition.resources);
+    };
+    try {
+      const retryTopics = spec.retry.tierDelaysMs.map((_, i) => retryTopicName(spec.name, i + 1));
+      await requireTopics(admin, [
+        ...spec.inputs,
+        ...retryTopics,
+        ...spec.outputs,
+        deadLetterTopicName(spec.name),
+      ]);
+      const consumer = await startProcessorConsumer({
+        config,
+        definition,
+        kafka,
+        admin,
+        codec,
+        resources,
+        metrics: processorMetrics(metrics, spec.name),
+        logger: log,
+        faults: opts.faults,
+        partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 3,
+      });
+      return { consumer, close };
+    } catch (err) {
+      log.error({ err: describeError(err) }, 'processor failed to start');
+      await close();
+      throw err;
+    }
+  }
 }
 
-function countOutputs(metrics: ReturnType<typeof createMetrics>, out: EncodedMessage[]): void {
-  const counts = new Map<string, number>();
-  for (const m of out) counts.set(m.topic, (counts.get(m.topic) ?? 0) + 1);
-  for (const [topic, n] of counts) metrics.recordsOut.inc({ topic }, n);
+/** One processor in its own process (the tests' and the benchmark's shape). */
+export function runProcessor(
+  opts: Omit<RunProcessorsOptions, 'definitions'> & { definition: AnyProcessorDefinition },
+): Promise<RunningProcessor> {
+  const { definition, ...rest } = opts;
+  return runProcessors({
+    ...rest,
+    definitions: [definition],
+    logger: (opts.logger ?? createLogger(opts.config.logLevel)).child({ processor: definition.spec.name }),
+  });
 }
 
-/** The handler's context: its logger adds the record's offset only when it logs (a child logger per record costs). */
-class HandlerLog implements HandlerContext {
-  constructor(
-    readonly processor: string,
-    private readonly logger: Logger,
-    private readonly offset: string,
-  ) {}
-  get log(): HandlerContext['log'] {
-    return this;
-  }
-  info(obj: object, msg?: string): void {
-    this.logger.info({ ...obj, offset: this.offset }, msg);
-  }
-  warn(obj: object, msg?: string): void {
-    this.logger.warn({ ...obj, offset: this.offset }, msg);
-  }
-}
-
-async function requireTopics(admin: Admin, topics: readonly string[]): Promise<void> {
+async function requireTopics(
+  admin: { listTopics(): Promise<string[]> },
+  topics: readonly string[],
+): Promise<void> {
   const existing = new Set(await admin.listTopics());
   const missing = topics.filter((t) => !existing.has(t));
   if (missing.length > 0) {

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Kafka, Producer, TopicMessages } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import type { EncodedMessage } from './process-record.ts';
@@ -20,9 +19,6 @@ export const transactionalIdOf = (processor: string, topic: string, partition: n
   `${processor}-${topic}-${partition}`;
 
 const keyOf = (topic: string, partition: number) => `${topic}:${partition}`;
-
-/** Gap between the reads that must agree before a committed offset counts as settled. */
-const SETTLE_READ_GAP_MS = 150;
 
 export class PartitionProducers {
   private readonly partitions = new Map<string, PartitionState>();
@@ -106,25 +102,6 @@ export class PartitionProducers {
     state.next = nextOffset;
   }
 
-  /**
-   * The group's committed offset, once it has settled. Kafka's classic group coordinator applies
-   * the offsets of a just-committed transaction asynchronously, after the markers are written, so
-   * right after InitProducerId a read can still return the offset from before the previous
-   * owner's last transaction, and that transaction would be handled twice. OffsetFetch v7 asks
-   * the broker for stable offsets (KIP-447 require_stable), but kafkajs speaks only up to v4: read
-   * until two reads a little apart agree.
-   */
-  private async settledCommittedOffset(topic: string, partition: number): Promise<bigint | null> {
-    let previous = await this.committedOffset(topic, partition);
-    for (let read = 0; read < 20; read++) {
-      await sleep(SETTLE_READ_GAP_MS);
-      const current = await this.committedOffset(topic, partition);
-      if (current === previous) return current;
-      previous = current;
-    }
-    return previous;
-  }
-
   private async committedOffset(topic: string, partition: number): Promise<bigint | null> {
     const [fetched] = await this.admin.fetchOffsets({ groupId: this.group, topics: [topic] });
     const offset = fetched?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
@@ -147,14 +124,27 @@ export class PartitionProducers {
     });
     const generation = this.generation;
     try {
-      // connect() sends InitProducerId: it bumps the epoch (fencing any earlier owner of this
-      // partition) and waits until that owner's open transaction is committed or aborted, so the
-      // offsets read next are the truth.
-      await producer.connect();
-      return { producer, generation, next: await this.settledCommittedOffset(topic, partition) };
+      await connectFenced(producer);
+      return { producer, generation, next: await this.committedOffset(topic, partition) };
     } catch (err) {
       await producer.disconnect().catch(() => {});
       throw err;
     }
   }
+}
+
+/**
+ * Connects a transactional producer and fences every earlier holder of its transactional id
+ * before returning. kafkajs's connect() does not: its InitProducerId goes out without the
+ * transactional id (src/producer/index.js: the idempotent EOS manager is built with
+ * `transactional: false`), and the fencing InitProducerId waits for the first transaction(). An
+ * empty transaction, begun and aborted, sends it now (abort sends nothing when no partition was
+ * added): the epoch is bumped, the earlier holder's open transaction is aborted, and the call
+ * returns only once that holder's last transaction is complete, markers and offsets included,
+ * so what is read next (committed offsets, a checkpoint) is final.
+ */
+export async function connectFenced(producer: Producer): Promise<void> {
+  await producer.connect();
+  const txn = await producer.transaction();
+  await txn.abort();
 }

@@ -1,8 +1,10 @@
 import type { ProcessorSpec } from '../topology/types.ts';
 import type { Headers } from './headers.ts';
+import type { ResourceMap } from './resources.ts';
 
-// The contract between the runtime and a processor: a pure handler gets one decoded record and
-// returns the records to emit. It never sees producers, offsets, retry topics or transactions.
+// The contract between the runtime and a processor. A processor is a pure handler (one record, or
+// a batch with one outcome per record, as Lambda's batchItemFailures) plus the resources it needs.
+// It never sees producers, offsets, retry topics or transactions.
 
 export interface InputRecord<V = unknown> {
   /** The topic the record was first written to (for a record replayed from a retry tier, that tier's origin). */
@@ -24,23 +26,60 @@ export interface OutputRecord<V = unknown> {
   headers?: Headers;
 }
 
-export interface HandlerContext {
-  processor: string;
-  /** Logger bound to processor/topic/partition/offset; personal data is redacted. */
-  log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+export interface HandlerLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
 }
 
-export type Handler<V = unknown> = (
+export interface HandlerContext<R = unknown> {
+  processor: string;
+  /** Logger bound to processor/topic/partition (and the offset, for a record handler); personal data is redacted. */
+  log: HandlerLogger;
+  /** The processor's resources (stores, clients), opened once at start and shared by its handlers. */
+  resources: R;
+}
+
+export type Handler<V = unknown, R = unknown> = (
   record: InputRecord<V>,
-  ctx: HandlerContext,
+  ctx: HandlerContext<R>,
 ) => Promise<readonly OutputRecord[]> | readonly OutputRecord[];
 
-export interface ProcessorDefinition<V = unknown> {
+/**
+ * One record's outcome in a batch: its outputs, or the error it failed with. A retriable error
+ * (RetriableError, a timeout, throttling) sends the record alone through the in-place attempts,
+ * then the retry tiers; a permanent one sends it to the dead-letter topic at once.
+ */
+export type BatchItemOutcome = { readonly outputs: readonly OutputRecord[] } | { readonly error: unknown };
+
+export const succeeded = (outputs: readonly OutputRecord[] = []): BatchItemOutcome => ({ outputs });
+export const failed = (error: unknown): BatchItemOutcome => ({ error });
+
+/** Must return exactly one outcome per record, in the order given. Throwing fails every record of the batch. */
+export type BatchHandler<V = unknown, R = unknown> = (
+  records: readonly InputRecord<V>[],
+  ctx: HandlerContext<R>,
+) => Promise<readonly BatchItemOutcome[]>;
+
+interface DefinitionBase<R> {
   spec: ProcessorSpec;
-  handler: Handler<V>;
   /** Avro schema (parsed .avsc) of every output topic, registered under `<topic>-value` at start. */
   outputSchemas: Readonly<Record<string, object>>;
+  /** Opened before the consumer starts, handed to the handler as `ctx.resources`, closed at stop. */
+  resources?: ResourceMap<R>;
 }
+
+export type ProcessorDefinition<V = unknown, R = unknown> = DefinitionBase<R> &
+  (
+    | { handler: Handler<V, R>; batch?: undefined }
+    | {
+        handler?: undefined;
+        /** A batch handler and its batch size (e.g. 25, as the spec's replication workers). */
+        batch: { size: number; handler: BatchHandler<V, R> };
+      }
+  );
+
+// biome-ignore lint/suspicious/noExplicitAny: a registry of processors of every value and resource type
+export type AnyProcessorDefinition = ProcessorDefinition<any, any>;
 
 /** Test-only hooks into the transaction path: a crash or a stop between send and commit. */
 export interface FaultHooks {

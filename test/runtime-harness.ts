@@ -16,7 +16,7 @@ import { config, uniqueName } from './support.ts';
 // Helpers for the runtime's integration tests: topics of one's own, Avro sample events, a
 // read-committed reader, and echo processors as child processes that can be killed or stopped.
 
-export const kafka: Kafka = createKafka(config.kafka, { logLevel: 0 });
+export const kafka: Kafka = createKafka(config.kafka);
 export const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
 
 export interface EchoTopics {
@@ -107,7 +107,7 @@ export async function produceEventsTransactionally(topic: string, groups: Sample
 }
 
 export async function produceRaw(topic: string, messages: { key: string; value: Buffer }[]): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true });
   await producer.connect();
   await producer.send({ topic, messages, acks: -1 });
   await producer.disconnect();
@@ -180,17 +180,22 @@ export function spawnEcho(t: EchoTopics, extraEnv: Record<string, string> = {}):
     FIXTURE_INPUT: t.input,
     FIXTURE_OUTPUT: t.output,
     FIXTURE_TIERS: t.tiers.join(','),
-    REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '6000',
-    REGFLOW_BATCH_MAX_RECORDS: '50',
     ...extraEnv,
   });
 }
 
-/** Runs a fixture script (path from the repo root) under tsx; it reports `FIXTURE {json}` lines. */
+/** A processor fixture script (printing `FIXTURE {json}` lines) as a child process, with test defaults. */
 export function spawnFixture(script: string, env: Record<string, string>): EchoProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, script)], {
     cwd: REPO_ROOT,
-    env: { ...process.env, REGFLOW_HTTP_PORT: '0', REGFLOW_LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      REGFLOW_HTTP_PORT: '0',
+      REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '6000',
+      REGFLOW_BATCH_MAX_RECORDS: '50',
+      REGFLOW_LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';

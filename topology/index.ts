@@ -42,6 +42,69 @@ export const topology: Topology = {
       description:
         "source connectors' positions (stream shards, snapshot scans), written in the same transaction as their records; keyed <connector>|<position>",
     },
+    {
+      name: 'sample.events.stored',
+      partitions: 6,
+      cleanupPolicy: CleanupPolicy.DELETE,
+      retentionMs: 7 * DAY_MS,
+      valueSchema: 'sample-event',
+      description: 'the sample events, once written to the MongoDB reference store by sample-store',
+    },
+    {
+      name: 'scheduler.ticks',
+      partitions: 1,
+      cleanupPolicy: CleanupPolicy.COMPACT,
+      retentionMs: -1,
+      valueSchema: 'scheduler-tick',
+      external: true,
+      description:
+        'every fired scheduler tick, keyed by tick id (audit trail and job trigger); written by the schedulers (connectors/schedulers), exactly once',
+    },
+    {
+      name: 'data.records',
+      partitions: 6,
+      cleanupPolicy: CleanupPolicy.DELETE,
+      retentionMs: 7 * DAY_MS,
+      valueSchema: 'data-record',
+      // Campaign management and replication write it once they land; outside systems and
+      // `regflow publish-data` write it today.
+      external: true,
+      description:
+        'analytics envelopes (type, JSON data, occurredAt, source, sourceRecordId) from every producer, keyed by entity',
+    },
+    ...(
+      [
+        ['campaign', 'analytics-campaign', 'CAMPAIGN records, keyed by campaign id'],
+        [
+          'event-mapping',
+          'analytics-event-mapping',
+          'EVENT_MAPPING records, keyed by campaignId:marketId:eventId',
+        ],
+        ['market', 'analytics-market', 'MARKET records, keyed by campaignId:marketId'],
+        [
+          'registered-market',
+          'analytics-registered-market',
+          'REGISTERED_MARKET records, keyed by campaignId:marketId:globalUserId',
+        ],
+        ['registration', 'analytics-registration', 'REGISTRATION records, keyed by campaignId:globalUserId'],
+      ] as const
+    ).map(([name, valueSchema, what]) => ({
+      name,
+      partitions: 6,
+      cleanupPolicy: CleanupPolicy.DELETE,
+      retentionMs: 30 * DAY_MS,
+      valueSchema,
+      description: `analytics: validated ${what}, with a dedup id (recordId, header regflow-dedup-id)`,
+    })),
+    {
+      name: 'data.records.rejected',
+      partitions: 6,
+      cleanupPolicy: CleanupPolicy.DELETE,
+      retentionMs: 30 * DAY_MS,
+      valueSchema: 'data-record',
+      description:
+        'data.records envelopes the analytics-router refused (unknown type, empty or malformed payload, schema violation), reason in headers',
+    },
   ],
   processors: [
     {
@@ -50,6 +113,29 @@ export const topology: Topology = {
         'reference processor: forwards each sample event; used by the runtime tests and the benchmark',
       inputs: ['sample.events'],
       outputs: ['sample.events.echoed'],
+      retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
+    },
+    {
+      name: 'sample-store',
+      description:
+        'reference processor with an effect: writes each sample event to MongoDB (conditional, versioned upsert, batches of 25), then forwards it',
+      inputs: ['sample.events'],
+      outputs: ['sample.events.stored'],
+      retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
+    },
+    {
+      name: 'analytics-router',
+      description:
+        "the spec's processData + sendData: validates each data.records envelope, formats it for its type and publishes it with a dedup id, or rejects it with the reason",
+      inputs: ['data.records'],
+      outputs: [
+        'campaign',
+        'event-mapping',
+        'market',
+        'registered-market',
+        'registration',
+        'data.records.rejected',
+      ],
       retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
     },
   ],

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  allTopics,
   consumersOf,
   describeTopology,
   formatDuration,
@@ -41,16 +40,22 @@ describe('the shipped topology', () => {
   });
 
   it('derives each processor its retry tiers and dead-letter topic, sized like its input', () => {
-    expect(internalTopics(topology).map((t) => [t.name, t.partitions, t.retentionMs])).toEqual([
+    const echo = internalTopics(topology).filter((t) => t.name.startsWith('echo.'));
+    expect(echo.map((t) => [t.name, t.partitions, t.retentionMs])).toEqual([
       ['echo.retry-1', 6, 7 * 86_400_000],
       ['echo.retry-2', 6, 7 * 86_400_000],
       ['echo.dlt', 6, 30 * 86_400_000],
     ]);
-    expect(
-      allTopics(topology)
-        .filter((t) => t.name.startsWith('echo.'))
-        .every((t) => t.valueSchema === 'sample-event'),
-    ).toBe(true);
+    const partitionsOf = new Map(topology.topics.map((t) => [t.name, t.partitions]));
+    for (const p of topology.processors) {
+      const derived = internalTopics(topology).filter((t) => t.name.startsWith(`${p.name}.`));
+      expect(derived.map((t) => t.name)).toEqual([
+        ...p.retry.tierDelaysMs.map((_, i) => `${p.name}.retry-${i + 1}`),
+        `${p.name}.dlt`,
+      ]);
+      const inputPartitions = Math.max(...p.inputs.map((i) => partitionsOf.get(i) ?? 0));
+      expect(derived.every((t) => t.partitions === inputPartitions)).toBe(true);
+    }
   });
 
   it('is described with its group, flow, retry policy and topics', () => {

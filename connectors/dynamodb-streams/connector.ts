@@ -16,6 +16,7 @@ import { describeError, InfraError } from '../../lib/errors.ts';
 import { createLogger, kafkaLogCreator } from '../../lib/logger.ts';
 import { Codec } from '../../runtime/codec.ts';
 import { startHttp } from '../../runtime/http.ts';
+import { connectFenced } from '../../runtime/transactions.ts';
 import { loadSchema } from '../../schemas/index.ts';
 import type { ConnectorCheckpoint } from '../../schemas/types.generated.ts';
 import { type ChangeMessage, changeFromStreamRecord } from './change-record.ts';
@@ -133,7 +134,7 @@ export async function runConnector(opts: ConnectorOptions): Promise<RunningConne
     port: config.runtime.httpPort,
     host: config.runtime.httpHost,
     registry: metrics.registry,
-    ready: () => state === 'leading' || state === 'standby',
+    readiness: () => ({ ready: state === 'leading' || state === 'standby', detail: { state } }),
   });
   log.info({ httpPort: http.port, topics }, 'connector started');
 
@@ -299,8 +300,9 @@ class Leader {
       retry: { retries: 60, initialRetryTime: 10, maxRetryTime: 1_000 },
     });
     try {
-      // InitProducerId: bumps the epoch (fencing any earlier leader) and settles its open transaction.
-      await producer.connect();
+      // InitProducerId with our transactional id (kafkajs's connect() alone does not send it): bumps
+      // the epoch, fencing any earlier leader, and settles its open transaction before we read.
+      await connectFenced(producer);
       const restored = await restoreCheckpoints(
         d.kafka,
         d.admin,
@@ -484,14 +486,14 @@ class Leader {
       await d.faults?.beforeCommit?.({ transaction: this.transactions, records: changes.length });
       await txn.commit();
     } catch (err) {
-      d.metrics.aborts.inc();
+      d.metrics.runtime.abort();
       await txn.abort().catch(() => {});
       throw err;
     }
-    d.metrics.transactions.inc();
-    if (changes.length > 0) d.metrics.recordsOut.inc({ topic: d.topics.changes }, changes.length);
-    d.metrics.recordsOut.inc({ topic: d.topics.checkpoints }, checkpointMessages.length);
-    d.metrics.batchSeconds.observe((performance.now() - started) / 1000);
+    d.metrics.runtime.transaction();
+    if (changes.length > 0) d.metrics.runtime.recordsOut(d.topics.changes, changes.length);
+    d.metrics.runtime.recordsOut(d.topics.checkpoints, checkpointMessages.length);
+    d.metrics.runtime.batchSeconds((performance.now() - started) / 1000);
   }
 }
 

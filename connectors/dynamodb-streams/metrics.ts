@@ -1,14 +1,18 @@
 import { Counter, Gauge } from 'prom-client';
-import { createMetrics } from '../../runtime/metrics.ts';
+import { createMetrics, processorMetrics } from '../../runtime/metrics.ts';
 
 // The runtime's metrics (records out, transactions, aborts, transaction latency, one registry
-// served by runtime/http.ts) plus what only a stream source has.
+// served by runtime/http.ts; labelled processor=<connector id>) plus what only a stream source has.
 
 export function createConnectorMetrics(connectorId: string) {
-  const base = createMetrics(connectorId);
+  const base = createMetrics();
+  // The connector's own series carry the same `processor` label as the runtime's.
+  base.registry.setDefaultLabels({ processor: connectorId });
   const registers = [base.registry];
   return {
-    ...base,
+    registry: base.registry,
+    /** The runtime's series, labelled processor=<connector id>. */
+    runtime: processorMetrics(base, connectorId),
     iteratorExpiries: new Counter({
       name: 'regflow_connector_iterator_expiries_total',
       help: 'Shard iterators that expired and were acquired again from the checkpoint',

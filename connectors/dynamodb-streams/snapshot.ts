@@ -7,6 +7,7 @@ import { isRetriable, ValidationError } from '../../lib/errors.ts';
 import { createLogger, kafkaLogCreator } from '../../lib/logger.ts';
 import { createRetry } from '../../lib/retry.ts';
 import { Codec } from '../../runtime/codec.ts';
+import { connectFenced } from '../../runtime/transactions.ts';
 import { loadSchema } from '../../schemas/index.ts';
 import type { ConnectorCheckpoint } from '../../schemas/types.generated.ts';
 import { changeFromSnapshotItem } from './change-record.ts';
@@ -79,7 +80,7 @@ export async function runSnapshot(opts: SnapshotOptions): Promise<SnapshotReport
   });
   await admin.connect();
   try {
-    await producer.connect();
+    await connectFenced(producer);
     const restored = await restoreCheckpoints(kafka, admin, codec, topics.checkpoints, connectorId);
     const previous = restored.snapshots.get(snapshotId);
     if (previous?.finished) {

@@ -15,7 +15,7 @@ export const KAFKA_VERSION = '3.9.1';
 const BROKER_PORT = 9092;
 const CONTROLLER_PORT = 9093;
 
-function serverProperties(logDir: string): string {
+export function serverProperties(logDir: string): string {
   return `# written by regflow infra; edit infra/services/kafka.ts instead
 process.roles=broker,controller
 node.id=1
@@ -37,6 +37,30 @@ group.initial.rebalance.delay.ms=0
 transaction.abort.timed.out.transaction.cleanup.interval.ms=10000
 log.retention.hours=168
 `;
+}
+
+/**
+ * The StorageTool command line that formats KRaft storage. The cluster id is random base64url and
+ * starts with '-' about once in 64: given as a separate argument, argparse would read it as an
+ * option ("argument --cluster-id/-t: expected one argument"), so it is joined to its flag.
+ */
+export function storageFormatArgs(a: {
+  classpath: string;
+  log4j: string;
+  clusterId: string;
+  props: string;
+}): string[] {
+  return [
+    '-cp',
+    a.classpath,
+    a.log4j,
+    'kafka.tools.StorageTool',
+    'format',
+    `--cluster-id=${a.clusterId}`,
+    '-c',
+    a.props,
+    '--ignore-formatted',
+  ];
 }
 
 export const kafka: LocalService = {
@@ -85,22 +109,9 @@ export const kafka: LocalService = {
       // KRaft storage must be formatted once with a cluster id (22 chars of url-safe base64 of 16 bytes).
       const clusterId = randomBytes(16).toString('base64url');
       ctx.print(`formatting KRaft storage in ${logDir}`);
-      await runStep(
-        java.bin,
-        [
-          '-cp',
-          classpath,
-          log4j,
-          'kafka.tools.StorageTool',
-          'format',
-          '-t',
-          clusterId,
-          '-c',
-          props,
-          '--ignore-formatted',
-        ],
-        { print: (l) => /Formatting|ERROR/.test(l) && ctx.print(l) },
-      );
+      await runStep(java.bin, storageFormatArgs({ classpath, log4j, clusterId, props }), {
+        print: (l) => /Formatting|ERROR/.test(l) && ctx.print(l),
+      });
     }
     return {
       cmd: java.bin,

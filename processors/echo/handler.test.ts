@@ -4,7 +4,7 @@ import type { InputRecord } from '../../runtime/types.ts';
 import type { SampleEvent } from '../../schemas/types.generated.ts';
 import { echoHandler } from './handler.ts';
 
-const ctx = { processor: 'echo', log: { info() {}, warn() {} } };
+const ctx = { processor: 'echo', log: { info() {}, warn() {} }, resources: {} };
 const record = (behavior: string, attempt = 1): InputRecord<SampleEvent> => ({
   topic: 'sample.events',
   partition: 0,

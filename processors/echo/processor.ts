@@ -1,5 +1,6 @@
 import type { ProcessorDefinition } from '../../runtime/types.ts';
 import { loadSchema } from '../../schemas/index.ts';
+import type { SampleEvent } from '../../schemas/types.generated.ts';
 import { topology } from '../../topology/index.ts';
 import type { ProcessorSpec } from '../../topology/types.ts';
 import { echoHandler } from './handler.ts';
@@ -9,14 +10,14 @@ import { echoHandler } from './handler.ts';
 
 export const ECHO = 'echo';
 
-export function echoProcessor(spec?: ProcessorSpec): ProcessorDefinition {
+export function echoProcessor(spec?: ProcessorSpec): ProcessorDefinition<SampleEvent> {
   const resolved = spec ?? topology.processors.find((p) => p.name === ECHO);
   if (!resolved) throw new Error(`processor ${ECHO} is not in the topology`);
   const output = resolved.outputs[0]!;
   const schema = loadSchema('sample-event');
   return {
     spec: resolved,
-    handler: echoHandler(output) as ProcessorDefinition['handler'],
+    handler: echoHandler(output),
     outputSchemas: { [output]: schema },
   };
 }

@@ -1,8 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
+import { findJava } from '../../infra/prereqs.ts';
+import { runStep } from '../../infra/proc.ts';
+import { serverProperties, storageFormatArgs } from '../../infra/services/kafka.ts';
 import { status, up } from '../../infra/stack.ts';
 import { config } from '../support.ts';
 
@@ -37,4 +41,27 @@ describe('infra', () => {
       /REGFLOW_REDIS_URL points at redis:\/\/127\.0\.0\.1:1, which does not answer/,
     );
   }, 30_000);
+
+  it("formats Kafka's storage with a cluster id that starts with '-'", async () => {
+    // base64url index 62 is '-': a first byte of 0xF8 makes the id start with it, as a random id
+    // does about once in 64.
+    const clusterId = Buffer.concat([Buffer.from([0xf8]), randomBytes(15)]).toString('base64url');
+    expect(clusterId.startsWith('-')).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'regflow-kraft-'));
+    try {
+      const props = join(dir, 'server.properties');
+      writeFileSync(props, serverProperties(join(dir, 'log')));
+      const java = await findJava(17);
+      const args = storageFormatArgs({
+        classpath: `${join(config.paths.cacheDir, 'kafka', 'libs')}/*`,
+        log4j: '-Dlog4j.configuration=file:/dev/null',
+        clusterId,
+        props,
+      });
+      await runStep(java.bin, args, { print: () => {} });
+      expect(readFileSync(join(dir, 'log', 'meta.properties'), 'utf8')).toContain(`cluster.id=${clusterId}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -20,7 +20,7 @@ const redriveGroups: string[] = [];
 
 beforeAll(async () => {
   admin = kafka.admin();
-  producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true });
   await Promise.all([admin.connect(), producer.connect()]);
 });
 

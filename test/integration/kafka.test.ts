@@ -61,7 +61,7 @@ describe('Kafka (KRaft broker via kafkajs)', () => {
     const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
     expect(metadata.topics[0]?.partitions).toHaveLength(3);
 
-    const producer = kafka.producer();
+    const producer = kafka.producer({ idempotent: true });
     producers.push(producer);
     await producer.connect();
     await producer.send({

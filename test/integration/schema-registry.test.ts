@@ -1,6 +1,7 @@
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { describe, expect, it } from 'vitest';
 import { createSchemaRegistry } from '../../lib/clients.ts';
+import { Codec } from '../../runtime/codec.ts';
 import { config, uniqueName } from '../support.ts';
 
 const registry = createSchemaRegistry(config.schemaRegistry);
@@ -67,5 +68,12 @@ describe('Codec (the runtime’s decode path)', () => {
     expect(error).toBeInstanceOf(DecodeError);
     expect(isRetriable(error)).toBe(false);
     await expect(codec.decode(Buffer.from('{"json":true}'))).rejects.toThrow(/magic byte/);
+  });
+
+  it('lets several processes register a new subject at the same time (each creates its compatibility rule)', async () => {
+    const topic = uniqueName('smoke.concurrent');
+    const codecs = Array.from({ length: 4 }, () => new Codec(createSchemaRegistry(config.schemaRegistry)));
+    const ids = await Promise.all(codecs.map((c) => c.register(topic, v1)));
+    expect(new Set(ids).size).toBe(1);
   });
 });

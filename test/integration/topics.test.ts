@@ -12,7 +12,7 @@ const created: string[] = [];
 
 beforeAll(async () => {
   admin = kafka.admin();
-  producer = kafka.producer();
+  producer = kafka.producer({ idempotent: true });
   await Promise.all([admin.connect(), producer.connect()]);
 });
 

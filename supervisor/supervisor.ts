@@ -1,0 +1,154 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { backoffDelay, DEFAULT_RETRY } from '../lib/retry.ts';
+
+// `npm start`'s process manager: each component of the pipeline (the processors, the connector,
+// the schedulers, the API) is a child process, restarted with backoff when it dies, its log
+// lines merged into one stream tagged with its name. A stop (Ctrl-C, SIGTERM) is passed to every
+// child once; the supervisor exits when all have, killing any that outlive the grace period.
+
+export interface Component {
+  name: string;
+  command: string;
+  args: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  /** Where its /readyz answers, when it serves one. */
+  readyUrl?: string;
+}
+
+export interface ComponentStatus {
+  name: string;
+  pid: number | undefined;
+  state: 'starting' | 'running' | 'restarting' | 'stopped';
+  restarts: number;
+}
+
+export interface SupervisorOptions {
+  /** One merged log line: the component's name and what it printed. */
+  onLine: (component: string, line: string, stream: 'stdout' | 'stderr') => void;
+  /** The supervisor's own events (started, exited, restarting in N ms). */
+  onEvent: (component: string, event: string) => void;
+  /** How long a child may take to stop before it is killed. */
+  stopGraceMs?: number;
+  /** A child that ran this long before dying restarts without the accumulated backoff. */
+  stableAfterMs?: number;
+  restart?: { initialDelayMs: number; maxDelayMs: number };
+}
+
+const RESTART = { ...DEFAULT_RETRY, initialDelayMs: 1_000, maxDelayMs: 30_000, jitter: 0.2 };
+
+export class Supervisor {
+  private readonly children = new Map<
+    string,
+    {
+      child?: ChildProcess;
+      status: ComponentStatus;
+      timer?: NodeJS.Timeout;
+      startedAt: number;
+      streak: number;
+    }
+  >();
+  private stopping = false;
+
+  constructor(
+    private readonly components: readonly Component[],
+    private readonly opts: SupervisorOptions,
+  ) {
+    const names = new Set<string>();
+    for (const c of components) {
+      if (names.has(c.name)) throw new Error(`two components are named '${c.name}'`);
+      names.add(c.name);
+    }
+  }
+
+  start(): void {
+    for (const c of this.components) {
+      this.children.set(c.name, {
+        status: { name: c.name, pid: undefined, state: 'starting', restarts: 0 },
+        startedAt: 0,
+        streak: 0,
+      });
+      this.launch(c);
+    }
+  }
+
+  status(): ComponentStatus[] {
+    return [...this.children.values()].map((e) => ({ ...e.status }));
+  }
+
+  pids(): number[] {
+    return [...this.children.values()].flatMap((e) =>
+      e.child?.pid && e.status.state !== 'stopped' ? [e.child.pid] : [],
+    );
+  }
+
+  /** Stops every component; resolves once all have exited. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const grace = this.opts.stopGraceMs ?? 35_000;
+    await Promise.all(
+      [...this.children.values()].map(async (entry) => {
+        if (entry.timer) clearTimeout(entry.timer);
+        const child = entry.child;
+        if (!child || child.exitCode !== null || child.signalCode !== null) {
+          entry.status.state = 'stopped';
+          return;
+        }
+        const exited = new Promise<void>((r) => child.once('exit', () => r()));
+        child.kill(signal);
+        const killer = setTimeout(() => {
+          this.opts.onEvent(entry.status.name, `did not stop within ${grace} ms: killing it`);
+          child.kill('SIGKILL');
+        }, grace);
+        await exited;
+        clearTimeout(killer);
+        entry.status.state = 'stopped';
+      }),
+    );
+  }
+
+  private launch(c: Component): void {
+    const entry = this.children.get(c.name)!;
+    const child = spawn(c.command, [...c.args], {
+      env: { ...process.env, ...c.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: a Ctrl-C in the terminal reaches the supervisor, which passes it
+      // on once (a second one would read as "stop now").
+      detached: true,
+    });
+    entry.child = child;
+    entry.startedAt = Date.now();
+    entry.status.pid = child.pid;
+    entry.status.state = 'running';
+    this.opts.onEvent(c.name, `started (pid ${child.pid})`);
+    for (const [stream, name] of [
+      [child.stdout, 'stdout'],
+      [child.stderr, 'stderr'],
+    ] as const) {
+      createInterface({ input: stream }).on('line', (line) => this.opts.onLine(c.name, line, name));
+    }
+    child.once('error', (err) => this.opts.onEvent(c.name, `cannot start: ${err.message}`));
+    child.once('exit', (code, signal) => {
+      if (this.stopping) {
+        entry.status.state = 'stopped';
+        this.opts.onEvent(c.name, `stopped (${signal ?? `exit ${code}`})`);
+        return;
+      }
+      const ranMs = Date.now() - entry.startedAt;
+      entry.streak = ranMs >= (this.opts.stableAfterMs ?? 60_000) ? 1 : entry.streak + 1;
+      const policy = { ...RESTART, ...this.opts.restart };
+      const delayMs = backoffDelay(policy, entry.streak);
+      entry.status.state = 'restarting';
+      entry.status.restarts++;
+      this.opts.onEvent(
+        c.name,
+        `exited (${signal ?? `exit ${code}`}) after ${ranMs} ms; restarting in ${delayMs} ms`,
+      );
+      entry.timer = setTimeout(() => {
+        if (!this.stopping) this.launch(c);
+      }, delayMs);
+      entry.timer.unref();
+    });
+  }
+}
