@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { describeError } from '../lib/errors.ts';
 import { benchAnalytics } from './analytics.ts';
+import { benchConnector } from './connector.ts';
 import { benchRegistration } from './registration.ts';
 import { benchRss } from './rss.ts';
 import { benchRuntime } from './runtime.ts';
@@ -59,6 +60,17 @@ program
       process.exit(0);
     },
   );
+
+program
+  .command('connector')
+  .description('DynamoDB Streams connector: catch-up records/s and write → Kafka lag at a steady rate')
+  .option('--backlog <n>', 'items written before the connector starts', positive, 2_000)
+  .option('--items <n>', 'items written at a steady rate while it runs', positive, 1_000)
+  .option('--rate <n>', 'items per second of the steady phase', positive, 100)
+  .action(async (opts: { backlog: number; items: number; rate: number }) => {
+    await benchConnector(opts);
+    process.exit(0);
+  });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`bench: ${describeError(err)}`);

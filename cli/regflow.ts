@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { describeError } from '../lib/errors.ts';
 import { registerApi } from './api.ts';
 import { registerCampaign } from './campaign.ts';
+import { registerConnector } from './connector.ts';
 import { registerDlq } from './dlq.ts';
 import { registerPublishData } from './publish-data.ts';
 import { registerReplay } from './replay.ts';
@@ -28,6 +29,7 @@ registerTopology(program);
 registerTopics(program);
 registerCampaign(program);
 registerApi(program);
+registerConnector(program);
 registerSchedulers(program);
 registerPublishData(program);
 

@@ -63,6 +63,8 @@ export function pipelineComponents(config: Readonly<Config>): Component[] {
       ...regflow('api'),
       ...(config.api.port === 0 ? {} : { readyUrl: `http://${config.api.host}:${config.api.port}/healthz` }),
     },
+    // The DynamoDB Streams connector; it waits (and says so) until the demand-table exists.
+    { name: 'connector', ...regflow('connector', 'run'), env: { REGFLOW_HTTP_PORT: String(at(port + 2)) } },
   ];
 }
 

@@ -156,6 +156,36 @@ export interface AnalyticsRegistration {
   deleted: boolean;
 }
 
+/** Where a source connector stands, committed in the same Kafka transaction as the records it emitted (like Kafka Connect's offsets topic). Keyed by `<connector>|<position>` on a compacted topic; a tombstone deletes a position. */
+export interface ConnectorCheckpoint {
+  /** The connector's id, e.g. dynamodb-streams-demand-table (also its transactional id). */
+  connector: string;
+  /** The DynamoDB table it reads. */
+  table: string;
+  /** SHARD: a stream shard's position. SNAPSHOT: the progress of a snapshot's Scan. */
+  kind: ConnectorCheckpointKind;
+  /** SHARD: the stream the shard belongs to. */
+  streamArn: string | null;
+  /** SHARD: the shard. */
+  shardId: string | null;
+  /** SHARD: sequence number of the last record emitted; null = started, nothing emitted (resume at TRIM_HORIZON). */
+  sequenceNumber: string | null;
+  /** SHARD: closed and read to its end. SNAPSHOT: the Scan is complete. */
+  finished: boolean;
+  /** SHARD: creation time of the last record emitted (lag). */
+  approximateCreationTime: number | null;
+  /** SNAPSHOT: the snapshot run. */
+  snapshotId: string | null;
+  /** SNAPSHOT: JSON of the Scan's LastEvaluatedKey after the last page emitted; null before the first page. */
+  scanCursor: string | null;
+  /** SNAPSHOT: items emitted so far. */
+  itemsEmitted: number;
+  /** When the connector committed this checkpoint; rewritten periodically while it runs (liveness for the retention check). */
+  updatedAt: number;
+}
+
+export type ConnectorCheckpointKind = 'SHARD' | 'SNAPSHOT';
+
 /** The envelope every producer writes to data.records (the spec's dataQueue message): what changed, as a typed payload, and where it came from. Deliberately permissive: `type` is a string and `data` is JSON text, so that any record, valid or not, decodes and reaches analytics-router, which rejects the invalid ones to data.records.rejected with a reason instead of failing at decode. The payload is typed on the per-type topics, not here. */
 export interface DataRecord {
   /** CAMPAIGN, EVENT_MAPPING, MARKET, REGISTERED_MARKET or REGISTRATION. A string, not an enum: an unknown type must reach the router to be rejected with reason UNKNOWN_TYPE. */
@@ -169,6 +199,34 @@ export interface DataRecord {
   /** Identifies this change at its source (e.g. a stream sequence number or a change id), not the entity: the same change sent again carries the same id, and so gets the same dedup id downstream. */
   sourceRecordId: string;
 }
+
+/** One change of an item of the DynamoDB demand-table, as the DynamoDB Streams connector read it (or a synthetic INSERT of a snapshot). Keyed by the item's key `PK|SK`, so the changes of one item stay in order. */
+export interface DemandChange {
+  /** The stream record's eventID; for a snapshot INSERT `snapshot:<snapshotId>:<PK|SK>`. Unique per change: a dedup id. */
+  eventId: string;
+  /** What happened to the item. */
+  op: DemandChangeOp;
+  /** The DynamoDB table. */
+  table: string;
+  /** The item's key attributes (PK, SK), each as the JSON of its plain value. */
+  keys: Record<string, string>;
+  /** JSON of the item before the change (plain values, DynamoDB types removed); null for INSERT. */
+  oldImage: string | null;
+  /** JSON of the item after the change; null for REMOVE. */
+  newImage: string | null;
+  /** The stream record's sequence number (decimal string; order within its shard); null for a snapshot INSERT. */
+  sequenceNumber: string | null;
+  /** The stream shard the change was read from; null for a snapshot INSERT. */
+  shardId: string | null;
+  /** When DynamoDB recorded the change (ApproximateCreationDateTime, epoch ms); for a snapshot INSERT, when the item was scanned. */
+  approximateCreationTime: number;
+  /** STREAM: read from DynamoDB Streams. SNAPSHOT: a synthetic INSERT of `regflow connector snapshot` for an item that existed before the stream. */
+  source: DemandChangeSource;
+}
+
+export type DemandChangeOp = 'INSERT' | 'MODIFY' | 'REMOVE';
+
+export type DemandChangeSource = 'STREAM' | 'SNAPSHOT';
 
 /** Record type of the reference processor `echo`, used by the runtime tests and the benchmark. */
 export interface SampleEvent {
