@@ -13,6 +13,7 @@ import {
   createSchemaRegistry,
 } from '../../lib/clients.ts';
 import { describeError, InfraError } from '../../lib/errors.ts';
+import { RedisLease } from '../../lib/lease.ts';
 import { createLogger, kafkaLogCreator } from '../../lib/logger.ts';
 import { Codec } from '../../runtime/codec.ts';
 import { startHttp } from '../../runtime/http.ts';
@@ -21,7 +22,6 @@ import { loadSchema } from '../../schemas/index.ts';
 import type { ConnectorCheckpoint } from '../../schemas/types.generated.ts';
 import { type ChangeMessage, changeFromStreamRecord } from './change-record.ts';
 import { connectorIdOf, restoreCheckpoints, shardCheckpointRecord, shardKeyOf } from './checkpoints.ts';
-import { RedisLease } from './lease.ts';
 import { type ConnectorMetrics, createConnectorMetrics } from './metrics.ts';
 import { GapError, ShardReader, StreamGoneError } from './shard-reader.ts';
 import { planShards, prunableCheckpoints, type ShardCheckpoint, STREAM_RETENTION_MS } from './shards.ts';

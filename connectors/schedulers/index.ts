@@ -3,11 +3,11 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/index.ts';
 import { createKafka, createRedis, createSchemaRegistry } from '../../lib/clients.ts';
 import type { Clock } from '../../lib/clock.ts';
+import { RedisLease } from '../../lib/lease.ts';
 import { kafkaLogCreator } from '../../lib/logger.ts';
 import { Codec } from '../../runtime/codec.ts';
 import { ensureTopics } from '../../topology/admin.ts';
 import { topology } from '../../topology/index.ts';
-import { LeaderLease } from './leader-lease.ts';
 import { type RunningScheduler, type SchedulerDeps, startScheduler } from './scheduler.ts';
 import { CronSchedule, SCHEDULES, type ScheduleSpec } from './schedules.ts';
 import { DEFAULT_TICK_LOG_NAMES, TickLog, type TickLogNames } from './tick-log.ts';
@@ -42,12 +42,11 @@ export async function runSchedulerReplica(options: SchedulerOptions): Promise<Ru
   const running = startScheduler({
     schedules,
     clock,
-    lease: new LeaderLease(
-      redis,
-      options.leasePrefix ?? 'regflow:scheduler',
-      replicaId,
-      config.schedulers.leaseTtlMs,
-    ),
+    lease: new RedisLease(redis, {
+      key: `${options.leasePrefix ?? 'regflow:scheduler'}:leader`,
+      holder: replicaId,
+      ttlMs: config.schedulers.leaseTtlMs,
+    }),
     openTickLog: () => TickLog.open({ kafka, admin, codec, names, logger }),
     replicaId,
     logger,

@@ -11,7 +11,7 @@ import type { CronSchedule } from './schedules.ts';
 // and fires it, until it stops or loses the lease (or the log refuses a commit: fenced). Time
 // decisions read `clock`; the lease lives in real time (Redis TTLs).
 
-/** The leader lease (leader-lease.ts over Redis; an in-memory one in unit tests). */
+/** The leader lease (lib/lease.ts over Redis; an in-memory one in unit tests). */
 export interface Lease {
   readonly ttlMs: number;
   /** The fencing token when acquired, else null. */

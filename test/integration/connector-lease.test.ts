@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { RedisLease } from '../../connectors/dynamodb-streams/lease.ts';
 import { createRedis } from '../../lib/clients.ts';
+import { RedisLease } from '../../lib/lease.ts';
 import { config, uniqueName } from '../support.ts';
 
 // The connector's leader lease on the real Redis.

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, REPO_ROOT } from '../../config/index.ts';
 import { runSchedulerReplica } from '../../connectors/schedulers/index.ts';
-import { LeaderLease } from '../../connectors/schedulers/leader-lease.ts';
 import { CronSchedule, SCHEDULES } from '../../connectors/schedulers/schedules.ts';
 import { TickLog } from '../../connectors/schedulers/tick-log.ts';
 import { createKafka, createRedis, createSchemaRegistry } from '../../lib/clients.ts';
 import { SimulatedClock } from '../../lib/clock.ts';
+import { RedisLease } from '../../lib/lease.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { waitFor } from '../../lib/retry.ts';
 import { Codec } from '../../runtime/codec.ts';
@@ -303,8 +303,8 @@ describe('the pieces that make a tick fire once', () => {
     const prefix = uniqueName('lease');
     const redis = createRedis(config.redis);
     try {
-      const a = new LeaderLease(redis, prefix, 'a', 400);
-      const b = new LeaderLease(redis, prefix, 'b', 400);
+      const a = new RedisLease(redis, { key: `${prefix}:leader`, holder: 'a', ttlMs: 400 });
+      const b = new RedisLease(redis, { key: `${prefix}:leader`, holder: 'b', ttlMs: 400 });
       const first = await a.tryAcquire();
       expect(first).toBe(1);
       expect(await b.tryAcquire()).toBeNull();
@@ -318,7 +318,7 @@ describe('the pieces that make a tick fire once', () => {
       expect(await a.tryAcquire()).toBe(3);
       expect(await b.renew()).toBe(false);
     } finally {
-      await redis.del(`${prefix}:leader`, `${prefix}:fence`);
+      await redis.del(`${prefix}:leader`, `${prefix}:leader:token`);
       redis.disconnect();
     }
   });

@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
 
-// Who may run the connector: a Redis lease with a fencing token. The lease decides liveness (one
-// leader; the others wait as standbys and take over when it expires); the Kafka transactional id
-// decides safety: a new leader's InitProducerId bumps the producer epoch, so a paused old leader
-// that still believes in its lease cannot commit anything. Either alone is not enough: without
-// the lease a standby's start would fence the live leader, and a lease cannot stop a zombie's
-// write that is already in flight.
+// One leader among replicas (the DynamoDB Streams connector, the schedulers): a Redis lease with
+// a fencing token. The lease decides liveness (one leader; the others wait as standbys and take
+// over when it expires); a Kafka transactional id decides safety: a new leader's fencing bumps the
+// producer epoch, so a paused old leader that still believes in its lease cannot commit anything.
+// Either alone is not enough: without the lease a standby's start would fence the live leader,
+// and a lease cannot stop a zombie's write that is already in flight.
 
 const ACQUIRE = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -46,6 +46,10 @@ export class RedisLease {
 
   private now(): number {
     return (this.options.now ?? Date.now)();
+  }
+
+  get ttlMs(): number {
+    return this.options.ttlMs;
   }
 
   /** The fencing token of the current hold: grows with every acquisition, by anyone. */
