@@ -107,7 +107,14 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
     joined = true;
     producers.rebalanced(e.payload.memberAssignment);
     metrics.lag.reset();
-    logger.info({ assignment: e.payload.memberAssignment, memberId: e.payload.memberId }, 'joined group');
+    logger.info(
+      {
+        assignment: e.payload.memberAssignment,
+        memberId: e.payload.memberId,
+        generation: producers.currentGeneration,
+      },
+      'joined group',
+    );
   });
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
     metrics.lag.set(
@@ -133,8 +140,22 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     const { topic, partition } = batch;
     const log = logger.child({ topic, partition });
-    const { state, opened } = await producers.acquire(topic, partition);
-    if (opened) log.debug({ next: state.next?.toString() ?? 'none' }, 'partition producer ready');
+    const acquired = await producers.acquire(topic, partition);
+    if (acquired === null) {
+      // Not (or no longer) ours: opening its producer would fence the owner. Leave it unresolved.
+      log.warn(
+        { generation: producers.currentGeneration },
+        'batch for a partition outside the assignment skipped',
+      );
+      return;
+    }
+    const { state, opened } = acquired;
+    if (opened) {
+      log.debug(
+        { next: state.next?.toString() ?? 'none', generation: state.generation },
+        'partition producer ready',
+      );
+    }
     let messages: KafkaMessage[] = batch.messages;
     if (messages.length === 0) return;
     if (state.next !== null) {
@@ -143,6 +164,10 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
       // records between the committed offset and the first record are invisible but legitimate.
       if (BigInt(fetchedOffsetOf(batch)) > next) {
         // The fetch position ran ahead of what is committed (an aborted transaction): go back.
+        log.debug(
+          { fetched: fetchedOffsetOf(batch), next: next.toString() },
+          'fetch ahead of committed; seeking back',
+        );
         consumer.seek({ topic, partition, offset: next.toString() });
         return;
       }
@@ -238,11 +263,21 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
             'transaction aborted; the partition restarts from its committed offset',
           );
           const restartAt = state.next ?? BigInt(chunk[0]!.offset);
+          log.debug({ first: chunk[0]!.offset, restartAt: restartAt.toString() }, 'seeking back after abort');
           await producers.drop(topic, partition);
           consumer.seek({ topic, partition, offset: restartAt.toString() });
           return;
         }
         resolveOffset(resolved);
+        log.debug(
+          {
+            first: chunk[0]!.offset,
+            last: last.offset,
+            next: nextOffset.toString(),
+            generation: state.generation,
+          },
+          'transaction committed',
+        );
         metrics.transactions.inc();
         metrics.recordsIn.inc({ topic }, handled);
         countOutputs(metrics, out);

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Kafka, Producer, TopicMessages } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import type { EncodedMessage } from './process-record.ts';
@@ -21,17 +20,24 @@ export const transactionalIdOf = (processor: string, topic: string, partition: n
 
 const keyOf = (topic: string, partition: number) => `${topic}:${partition}`;
 
-/** Gap between the reads that must agree before a committed offset counts as settled. */
-const SETTLE_READ_GAP_MS = 150;
+/** What PartitionProducers needs of a kafkajs client: a producer factory (a fake in unit tests). */
+export interface ProducerFactory {
+  producer: Kafka['producer'];
+}
+
+/** Where a partition's committed offset comes from: kafkajs's admin, or a fake in unit tests. */
+export type OffsetReader = Pick<Admin, 'fetchOffsets'>;
 
 export class PartitionProducers {
   private readonly partitions = new Map<string, PartitionState>();
+  /** The partitions of the current generation's assignment; a producer opens only for these. */
+  private assigned = new Set<string>();
   private generation = 0;
   private transactions = 0;
 
   constructor(
-    private readonly kafka: Kafka,
-    private readonly admin: Admin,
+    private readonly kafka: ProducerFactory,
+    private readonly admin: OffsetReader,
     private readonly group: string,
     private readonly faults?: FaultHooks,
   ) {}
@@ -44,22 +50,43 @@ export class PartitionProducers {
    */
   rebalanced(assignment: Record<string, number[]>): void {
     this.generation++;
-    const assigned = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => keyOf(t, p))));
+    this.assigned = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => keyOf(t, p))));
     for (const [key, state] of [...this.partitions]) {
-      if (assigned.has(key)) continue;
+      if (this.assigned.has(key)) continue;
       this.partitions.delete(key);
       void state.producer.disconnect().catch(() => {});
     }
   }
 
-  /** The partition's producer for the current generation, opened (and fenced) when needed. */
-  async acquire(topic: string, partition: number): Promise<{ state: PartitionState; opened: boolean }> {
-    const existing = this.partitions.get(keyOf(topic, partition));
+  /** The current generation (our count of joins). */
+  get currentGeneration(): number {
+    return this.generation;
+  }
+
+  /**
+   * The partition's producer for the current generation, opened (and fenced) when needed; null
+   * when the partition is not in the current assignment. Opening a producer fences every other
+   * holder of the partition's transactional id, so a batch fetched for a partition this member no
+   * longer owns must never open one: it would fence the true owner's transaction.
+   */
+  async acquire(
+    topic: string,
+    partition: number,
+  ): Promise<{ state: PartitionState; opened: boolean } | null> {
+    const key = keyOf(topic, partition);
+    if (!this.assigned.has(key)) return null;
+    const existing = this.partitions.get(key);
     if (existing !== undefined && existing.generation === this.generation)
       return { state: existing, opened: false };
     if (existing !== undefined) await this.drop(topic, partition);
     const state = await this.open(topic, partition);
-    this.partitions.set(keyOf(topic, partition), state);
+    if (state.generation !== this.generation) {
+      // A rebalance happened while InitProducerId was in flight: this state belongs to an older
+      // generation (and the partition may have moved). Give it up; the next batch starts over.
+      await state.producer.disconnect().catch(() => {});
+      return null;
+    }
+    this.partitions.set(key, state);
     return { state, opened: true };
   }
 
@@ -106,25 +133,6 @@ export class PartitionProducers {
     state.next = nextOffset;
   }
 
-  /**
-   * The group's committed offset, once it has settled. Kafka's classic group coordinator applies
-   * the offsets of a just-committed transaction asynchronously, after the markers are written, so
-   * right after InitProducerId a read can still return the offset from before the previous
-   * owner's last transaction, and that transaction would be handled twice. OffsetFetch v7 asks
-   * the broker for stable offsets (KIP-447 require_stable), but kafkajs speaks only up to v4: read
-   * until two reads a little apart agree.
-   */
-  private async settledCommittedOffset(topic: string, partition: number): Promise<bigint | null> {
-    let previous = await this.committedOffset(topic, partition);
-    for (let read = 0; read < 20; read++) {
-      await sleep(SETTLE_READ_GAP_MS);
-      const current = await this.committedOffset(topic, partition);
-      if (current === previous) return current;
-      previous = current;
-    }
-    return previous;
-  }
-
   private async committedOffset(topic: string, partition: number): Promise<bigint | null> {
     const [fetched] = await this.admin.fetchOffsets({ groupId: this.group, topics: [topic] });
     const offset = fetched?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
@@ -148,10 +156,12 @@ export class PartitionProducers {
     const generation = this.generation;
     try {
       // connect() sends InitProducerId: it bumps the epoch (fencing any earlier owner of this
-      // partition) and waits until that owner's open transaction is committed or aborted, so the
-      // offsets read next are the truth.
+      // partition) and returns only once that owner's open transaction is committed or aborted.
+      // From Kafka 3.9.1 on (KAFKA-17507) the broker answers the transaction's WriteTxnMarkers
+      // only after the group coordinator has applied its offsets, so one read of the committed
+      // offset now is the truth (README: minimum broker version).
       await producer.connect();
-      return { producer, generation, next: await this.settledCommittedOffset(topic, partition) };
+      return { producer, generation, next: await this.committedOffset(topic, partition) };
     } catch (err) {
       await producer.disconnect().catch(() => {});
       throw err;

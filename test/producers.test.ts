@@ -42,7 +42,8 @@ describe('Kafka producers', () => {
       if (file.endsWith('producers.test.ts')) continue;
       for (const call of producerCalls(readFileSync(file, 'utf8'))) {
         seen++;
-        if (!/idempotent:\s*true|transactionalId:/.test(call)) plain.push(`${relative(REPO_ROOT, file)}: ${call}`);
+        if (!/idempotent:\s*true|transactionalId:/.test(call))
+          plain.push(`${relative(REPO_ROOT, file)}: ${call}`);
       }
     }
     expect(seen).toBeGreaterThan(3);

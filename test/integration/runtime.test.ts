@@ -8,6 +8,7 @@ import { waitFor } from '../../lib/retry.ts';
 import { Header } from '../../runtime/headers.ts';
 import {
   createEchoTopics,
+  duplicatesOf,
   type EchoProcess,
   idsOf,
   kafka,
@@ -66,6 +67,7 @@ describe('processor runtime', () => {
     await produceEvents(t.input, events.slice(300));
 
     const out = await readTopic(t.output, { atLeast: 600 });
+    expect(duplicatesOf(out)).toEqual([]);
     expect(idsOf(out)).toEqual(events.map((e) => e.id).sort());
     const byKey = new Map<string, number[]>();
     for (const r of [...out].sort(
@@ -105,6 +107,7 @@ describe('processor runtime', () => {
     const successor = start(t);
     await successor.waitForEvent('started');
     const committed = await readTopic(t.output, { atLeast: 300 });
+    expect(duplicatesOf(committed)).toEqual([]);
     expect(idsOf(committed)).toEqual(events.map((e) => e.id).sort());
     // The killed transaction's records did reach the log: only read-committed hides them.
     const everything = await readTopic(t.output, { atLeast: 301, uncommitted: true, timeoutMs: 10_000 });
@@ -134,6 +137,7 @@ describe('processor runtime', () => {
       sampleEvents(30, 10).map((e) => ({ ...e, id: `late-${e.id}` })),
     );
     const after = await readTopic(t.output, { atLeast: 330, settleMs: 3_000 });
+    expect(duplicatesOf(after)).toEqual([]);
     expect(after).toHaveLength(330);
     expect(new Set(idsOf(after)).size).toBe(330);
   });
