@@ -67,6 +67,8 @@ describe('processor runtime', () => {
     await produceEvents(t.input, events.slice(300));
 
     const out = await readTopic(t.output, { atLeast: 600 });
+    // A duplicate in the output must be the runtime's: the input holds each record once.
+    expect(duplicatesOf(await readTopic(t.input, { atLeast: 600, settleMs: 0 }))).toEqual([]);
     expect(duplicatesOf(out)).toEqual([]);
     expect(idsOf(out)).toEqual(events.map((e) => e.id).sort());
     const byKey = new Map<string, number[]>();
