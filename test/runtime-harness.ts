@@ -29,10 +29,17 @@ export interface EchoTopics {
   tiers: number[];
 }
 
+/**
+ * Topics of a test's own for echo, with the input's value schema registered, and the output's
+ * too unless `registerOutput` is false. (Echo processes register their output schema when they
+ * start; two starting at once on a new subject can both try to create its compatibility rule,
+ * and the registry refuses the second: see the codec's register.)
+ */
 export async function createEchoTopics(
   admin: Admin,
   partitions: number,
   tiers: number[] = [],
+  { registerOutput = true }: { registerOutput?: boolean } = {},
 ): Promise<EchoTopics> {
   const group = uniqueName('echo-test');
   const t: EchoTopics = {
@@ -47,6 +54,7 @@ export async function createEchoTopics(
     await createTopic(admin, { topic, numPartitions: partitions });
   }
   await codec.register(t.input, loadSchema('sample-event'));
+  if (registerOutput) await codec.register(t.output, loadSchema('sample-event'));
   return t;
 }
 

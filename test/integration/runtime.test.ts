@@ -260,7 +260,7 @@ describe('processor runtime', () => {
   });
 
   it('(g) refuses to start when its output schema is incompatible with the registered one', async () => {
-    const t = await createEchoTopics(admin, 1);
+    const t = await createEchoTopics(admin, 1, [], { registerOutput: false });
     const incompatible = { type: 'record', name: 'Other', fields: [{ name: 'n', type: 'int' }] };
     const { Codec } = await import('../../runtime/codec.ts');
     const { createSchemaRegistry } = await import('../../lib/clients.ts');

@@ -15,8 +15,9 @@ import {
 } from '../runtime-harness.ts';
 
 // A rebalance storm: 50,000 records flow through three to four echo processes while, every 2-5 s,
-// a member joins (a new process) or leaves (SIGTERM, or kill -9 in the middle of whatever it is
-// doing). Read committed, the output must equal the input as a multiset, and per key the records
+// a member joins (a new process) or leaves: by SIGTERM, by kill -9 in the middle of whatever it is
+// doing, or by a SIGSTOP past its session timeout (a zombie: it resumes 8 s later, with a batch and
+// its transaction in hand that its partitions' new owners have fenced). Read committed, the output must equal the input as a multiset, and per key the records
 // must come out in input order. All records succeed on the first attempt (no retries, no retry
 // tiers), so any duplicate or reordering is the runtime's.
 
@@ -26,12 +27,14 @@ const PARTITIONS = 6;
 /** Records produced at a time; the second half of the input arrives in slices during the storm. */
 const SLICE = 2_500;
 /** Members join or leave at least this many times, and until the group has consumed everything (at most STORM_MS). */
-const MIN_STEPS = 8;
+const MIN_STEPS = 10;
+/** How long a paused member stays stopped: longer than the fixtures' 6 s session timeout. */
+const PAUSE_MS = 8_000;
 const STORM_MS = 75_000;
 
-type Action = 'start' | 'kill' | 'term';
+type Action = 'start' | 'kill' | 'term' | 'pause';
 /** Starting from three members, this cycle keeps three or four alive and uses every way of leaving. */
-const CYCLE: Action[] = ['start', 'kill', 'start', 'term'];
+const CYCLE: Action[] = ['start', 'kill', 'start', 'term', 'pause'];
 
 let admin: Admin;
 const members: EchoProcess[] = [];
@@ -58,7 +61,7 @@ async function consumedAll(t: EchoTopics): Promise<boolean> {
 }
 
 describe('rebalance storm', () => {
-  it('keeps exactly-once and per-key order while members join, stop and are killed every few seconds', async () => {
+  it('keeps exactly-once and per-key order while members join, leave (SIGTERM, kill -9) or pause every few seconds', async () => {
     const t = await createEchoTopics(admin, PARTITIONS);
     const events = sampleEvents(RECORDS, KEYS);
     const produce = (from: number, to: number) => produceEvents(t.input, events.slice(from, to));
@@ -81,25 +84,40 @@ describe('rebalance storm', () => {
       produced = true;
     })();
 
-    const done: Record<Action, number> = { start: 0, kill: 0, term: 0 };
+    const done: Record<Action, number> = { start: 0, kill: 0, term: 0, pause: 0 };
+    const paused = new Set<EchoProcess>();
+    const resumed: Promise<void>[] = [];
     const began = Date.now();
     const stormGoesOn = async (step: number) =>
       step < MIN_STEPS || (Date.now() - began < STORM_MS && !(produced && (await consumedAll(t))));
     for (let step = 0; await stormGoesOn(step); step++) {
       await pause(2_000 + Math.random() * 3_000);
       const action = CYCLE[step % CYCLE.length]!;
-      const live = alive();
+      const live = alive().filter((p) => !paused.has(p));
       if (action === 'start' || live.length <= 2) {
         start();
         done.start++;
-      } else {
-        // The oldest member leaves: it holds partitions and has been working longest.
-        live[0]!.child.kill(action === 'kill' ? 'SIGKILL' : 'SIGTERM');
-        done[action]++;
+        continue;
       }
+      // The oldest member leaves: it holds partitions and has been working longest.
+      const leaving = live[0]!;
+      done[action]++;
+      if (action !== 'pause') {
+        leaving.child.kill(action === 'kill' ? 'SIGKILL' : 'SIGTERM');
+        continue;
+      }
+      leaving.child.kill('SIGSTOP');
+      paused.add(leaving);
+      resumed.push(
+        pause(PAUSE_MS).then(() => {
+          leaving.child.kill('SIGCONT');
+          paused.delete(leaving);
+        }),
+      );
     }
     const stormSeconds = Math.round((Date.now() - began) / 1000);
     await producing;
+    await Promise.all(resumed);
     // The survivors finish: the group commits up to the end of every input partition.
     expect(await waitFor(() => consumedAll(t), { timeoutMs: 90_000, intervalMs: 250 })).toBe(true);
 
@@ -110,6 +128,7 @@ describe('rebalance storm', () => {
     expect(done.start).toBeGreaterThanOrEqual(4);
     expect(done.kill).toBeGreaterThanOrEqual(1);
     expect(done.term).toBeGreaterThanOrEqual(1);
+    expect(done.pause).toBeGreaterThanOrEqual(1);
 
     // Exactly once: nothing written twice, nothing lost.
     expect(duplicatesOf(out)).toEqual([]);
