@@ -135,6 +135,13 @@ export interface ReadRecord {
   producerEpoch: number;
 }
 
+export interface ReadOptions {
+  atLeast: number;
+  settleMs?: number;
+  timeoutMs?: number;
+  uncommitted?: boolean;
+}
+
 export interface TopicRead {
   /** Each record of the topic once, in the order first read (per partition: offset order). */
   records: ReadRecord[];
@@ -157,11 +164,19 @@ export interface TopicRead {
  */
 export async function readTopicDetailed(
   topic: string,
-  opts: { atLeast: number; settleMs?: number; timeoutMs?: number; uncommitted?: boolean },
+  opts: ReadOptions & {
+    /** The reader's session timeout (kafkajs's default: 30 s). */
+    sessionTimeoutMs?: number;
+    /** Called after each new record is kept (the reader's own test slows it down with this). */
+    onRecord?: (record: ReadRecord) => Promise<void>;
+  },
 ): Promise<TopicRead> {
   const consumer = kafka.consumer({
     groupId: `reader-${randomUUID()}`,
     readUncommitted: opts.uncommitted ?? false,
+    ...(opts.sessionTimeoutMs === undefined
+      ? {}
+      : { sessionTimeout: opts.sessionTimeoutMs, heartbeatInterval: Math.floor(opts.sessionTimeoutMs / 6) }),
   });
   const read: TopicRead = { records: [], redeliveries: 0, joins: 0, crashes: 0 };
   const seen = new Set<string>();
@@ -189,7 +204,7 @@ export async function readTopicDetailed(
       }
       const batch = (message as unknown as { batchContext?: { producerId: string; producerEpoch: number } })
         .batchContext;
-      read.records.push({
+      const record: ReadRecord = {
         partition,
         offset: message.offset,
         key: message.key?.toString() ?? null,
@@ -199,7 +214,9 @@ export async function readTopicDetailed(
         value,
         producerId: String(batch?.producerId ?? '-1'),
         producerEpoch: Number(batch?.producerEpoch ?? -1),
-      });
+      };
+      read.records.push(record);
+      await opts.onRecord?.(record);
     },
   });
   await waitFor(async () => read.records.length >= opts.atLeast, {
@@ -217,10 +234,7 @@ export async function readTopicDetailed(
 }
 
 /** The topic's records (each once; see readTopicDetailed). */
-export async function readTopic(
-  topic: string,
-  opts: { atLeast: number; settleMs?: number; timeoutMs?: number; uncommitted?: boolean },
-): Promise<ReadRecord[]> {
+export async function readTopic(topic: string, opts: ReadOptions): Promise<ReadRecord[]> {
   return (await readTopicDetailed(topic, opts)).records;
 }
 
