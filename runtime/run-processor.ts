@@ -175,7 +175,7 @@ export async function runProcessor(opts: RunProcessorOptions): Promise<RunningPr
       messages = messages.filter((m) => BigInt(m.offset) >= next);
       if (messages.length < fetched) {
         // kafkajs's position came from an OffsetFetch before a commit we now see (a stale
-        // member's, accepted because TxnOffsetCommit v0 carries no generation): skip what it covered.
+        // member's, accepted because kafkajs's TxnOffsetCommit v0/v1 carries no generation): skip what it covered.
         log.debug(
           { fetched: fetchedOffsetOf(batch), next: next.toString(), skipped: fetched - messages.length },
           'fetch behind committed; records before it skipped',
