@@ -22,6 +22,8 @@ interface FakeProducer {
 
 function fakes(committed: Record<number, string> = {}) {
   const opened: FakeProducer[] = [];
+  /** What was asked of the broker, in order. */
+  const calls: string[] = [];
   let offsetReads = 0;
   /** Runs while a producer's connect() (InitProducerId) is in flight. */
   let duringConnect: (() => void) | null = null;
@@ -35,9 +37,18 @@ function fakes(committed: Record<number, string> = {}) {
       opened.push(p);
       return {
         connect: async () => {
+          calls.push('connect');
           await Promise.resolve();
           duringConnect?.();
           p.connected = true;
+        },
+        transaction: async () => {
+          calls.push('transaction'); // kafkajs sends the transactional InitProducerId here
+          return {
+            abort: async () => {
+              calls.push('abort');
+            },
+          };
         },
         disconnect: async () => {
           p.disconnected = true;
@@ -47,6 +58,7 @@ function fakes(committed: Record<number, string> = {}) {
   };
   const admin: OffsetReader = {
     fetchOffsets: (async () => {
+      calls.push('fetchOffsets');
       offsetReads++;
       return [
         {
@@ -64,6 +76,7 @@ function fakes(committed: Record<number, string> = {}) {
     kafka,
     admin,
     opened,
+    calls,
     offsetReads: () => offsetReads,
     onConnect: (f: () => void) => {
       duringConnect = f;
@@ -96,6 +109,16 @@ describe('PartitionProducers', () => {
     expect((await producers.acquire(T, 2))?.state.next).toBeNull(); // never committed
     expect(f.opened).toHaveLength(2);
     expect(f.offsetReads()).toBe(2);
+  });
+
+  it('fences with a transactional InitProducerId (kafkajs: the first transaction()) before it reads the offset', async () => {
+    // kafkajs's connect() asks only for an idempotent producer id, which fences nothing and does
+    // not wait for the previous owner's transaction: the offset read must come after transaction().
+    const f = fakes({ 1: '7' });
+    const producers = new PartitionProducers(f.kafka, f.admin, GROUP);
+    producers.rebalanced({ [T]: [1] });
+    expect((await producers.acquire(T, 1))?.state.next).toBe(7n);
+    expect(f.calls).toEqual(['connect', 'transaction', 'abort', 'fetchOffsets']);
   });
 
   it('closes the producer of a revoked partition and refuses it afterwards; a kept one is reopened', async () => {

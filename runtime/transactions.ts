@@ -28,6 +28,25 @@ export interface ProducerFactory {
 /** Where a partition's committed offset comes from: kafkajs's admin, or a fake in unit tests. */
 export type OffsetReader = Pick<Admin, 'fetchOffsets'>;
 
+/**
+ * Sends the InitProducerId that carries the producer's transactional id: it bumps the epoch (so
+ * any earlier holder of the id, a crashed or paused previous owner of the partition, can no longer
+ * write or commit) and returns only once that holder's open transaction is committed or aborted
+ * (kafkajs retries CONCURRENT_TRANSACTIONS).
+ *
+ * kafkajs 2.2.4's connect() does NOT do this: it asks for an idempotent producer id without the
+ * transactional id (src/producer/index.js: connect → idempotentEosManager.initProducerId, an EOS
+ * manager created with `transactional: false`), which fences nothing and waits for nothing. The
+ * transactional InitProducerId goes out lazily, from the first transaction() (same file: "We only
+ * initialize the producer id once"). Reading the committed offset after connect() alone therefore
+ * raced with the previous owner's last transaction: the cause of the duplicate chunk (issue 6).
+ * An empty transaction aborted at once registers nothing, so kafkajs sends no EndTxn for it.
+ */
+export async function fence(producer: Producer): Promise<void> {
+  const txn = await producer.transaction();
+  await txn.abort();
+}
+
 export class PartitionProducers {
   private readonly partitions = new Map<string, PartitionState>();
   /** The partitions of the current generation's assignment; a producer opens only for these. */
@@ -155,12 +174,11 @@ export class PartitionProducers {
     });
     const generation = this.generation;
     try {
-      // connect() sends InitProducerId: it bumps the epoch (fencing any earlier owner of this
-      // partition) and returns only once that owner's open transaction is committed or aborted.
-      // From Kafka 3.9.1 on (KAFKA-17507) the broker answers the transaction's WriteTxnMarkers
-      // only after the group coordinator has applied its offsets, so one read of the committed
-      // offset now is the truth (README: minimum broker version).
       await producer.connect();
+      await fence(producer);
+      // Fenced: the previous owner's transaction is over, and from Kafka 3.9.1 on (KAFKA-17507)
+      // its offsets are applied before it counts as over, so one read now is the truth (README:
+      // minimum broker version).
       return { producer, generation, next: await this.committedOffset(topic, partition) };
     } catch (err) {
       await producer.disconnect().catch(() => {});
