@@ -53,6 +53,7 @@ export class PartitionProducers {
   private assigned = new Set<string>();
   private generation = 0;
   private transactions = 0;
+  private begun = 0;
 
   constructor(
     private readonly kafka: ProducerFactory,
@@ -135,6 +136,8 @@ export class PartitionProducers {
       entry.messages.push({ key: m.key, value: m.value, headers: m.headers });
       byTopic.set(m.topic, entry);
     }
+    this.begun++;
+    await this.faults?.beforeTransaction?.({ transaction: this.begun, topic, partition });
     const txn = await state.producer.transaction();
     try {
       if (byTopic.size > 0) await txn.sendBatch({ topicMessages: [...byTopic.values()], acks: -1 });

@@ -42,7 +42,13 @@ export interface ProcessorDefinition<V = unknown> {
   outputSchemas: Readonly<Record<string, object>>;
 }
 
-/** Test-only hooks into the transaction path: a crash or a stop between send and commit. */
+/** Test-only hooks into the transaction path: a crash or a stop before a transaction begins, or between send and commit. */
 export interface FaultHooks {
   beforeCommit?: (info: { transaction: number; topic: string; partition: number }) => void | Promise<void>;
+  /** After a chunk was handled, before its transaction begins (`transaction` counts them from 1). */
+  beforeTransaction?: (info: {
+    transaction: number;
+    topic: string;
+    partition: number;
+  }) => void | Promise<void>;
 }

@@ -144,6 +144,37 @@ describe('processor runtime', () => {
     expect(new Set(idsOf(after)).size).toBe(330);
   });
 
+  it('(i) a member paused before its first transaction on a partition cannot commit from the offset it read', async () => {
+    // kafkajs's connect() does not fence (its InitProducerId carries no transactional id; the one
+    // that does goes out with the first transaction()). The runtime must fence when it opens a
+    // partition, before it reads the committed offset. Otherwise this member, resumed after its
+    // successor handled everything, fences the successor with its first transaction() and commits
+    // its chunk again from the offset it read before: one duplicated chunk.
+    const t = await createEchoTopics(admin, 1);
+    const events = sampleEvents(300, 10);
+    await produceEvents(t.input, events);
+    const zombie = start(t, { FIXTURE_FAULT: 'stop-before-transaction:1', REGFLOW_LOG_LEVEL: 'debug' });
+    await zombie.waitForEvent('stop-before-transaction');
+    const pid = zombie.child.pid!;
+    expect(await waitFor(async () => procState(pid) === 'T', { timeoutMs: 5_000 })).toBe(true);
+
+    const successor = start(t);
+    await successor.waitForEvent('started');
+    const before = await readTopic(t.output, { atLeast: 300, settleMs: 500 });
+    expect(duplicatesOf(before)).toEqual([]);
+
+    zombie.child.kill('SIGCONT');
+    // It goes on with the chunk it handled and the offset it read before the pause.
+    expect(
+      await waitFor(async () => /"msg":"transaction (committed|aborted)/.test(zombie.output()), {
+        timeoutMs: 30_000,
+      }),
+    ).toBe(true);
+    const after = await readTopic(t.output, { atLeast: 300, settleMs: 3_000 });
+    expect(duplicatesOf(after)).toEqual([]);
+    expect(idsOf(after)).toEqual(events.map((e) => e.id).sort());
+  });
+
   it('(d) dead-letters a poison record after every attempt while the rest of its partition flows', async () => {
     const t = await createEchoTopics(admin, 2, [300, 600]);
     const events = sampleEvents(60, 1, (i) => (i === 10 ? 'poison' : i === 20 ? 'permanent' : 'ok'));
