@@ -101,7 +101,7 @@ export class PartitionProducers {
     if (existing !== undefined) await this.drop(topic, partition);
     const state = await this.open(topic, partition);
     if (state.generation !== this.generation) {
-      // A rebalance happened while InitProducerId was in flight: this state belongs to an older
+      // A rebalance happened while the producer was opening: this state belongs to an older
       // generation (and the partition may have moved). Give it up; the next batch starts over.
       await state.producer.disconnect().catch(() => {});
       return null;
