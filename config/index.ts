@@ -112,6 +112,10 @@ export const VARIABLES = {
     default: '0',
     doc: 'Tests: 1 runs the tests that stop and restart the local Kafka broker (only one this checkout started; disruptive on a shared broker).',
   },
+  REGFLOW_TEST_STORM_ZOMBIES: {
+    default: '0',
+    doc: 'Tests: 1 makes the rebalance-storm test also pause members past their session timeout (zombies), which exposes the open offset-commit race (README).',
+  },
 } as const;
 
 export type Variable = keyof typeof VARIABLES;
@@ -140,6 +144,7 @@ export interface Config {
   logLevel: z.infer<typeof logLevel>;
   paths: { cacheDir: string; dataDir: string };
   keepInfra: boolean;
+  testStormZombies: boolean;
   testBrokerRestart: boolean;
 }
 
@@ -253,6 +258,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       read(env, 'REGFLOW_KEEP_INFRA', z.enum(['0', '1', 'true', 'false'])).match(/^(1|true)$/) !== null,
     testBrokerRestart:
       read(env, 'REGFLOW_TEST_BROKER_RESTART', z.enum(['0', '1', 'true', 'false'])).match(/^(1|true)$/) !==
+      null,
+    testStormZombies:
+      read(env, 'REGFLOW_TEST_STORM_ZOMBIES', z.enum(['0', '1', 'true', 'false'])).match(/^(1|true)$/) !==
       null,
   };
   return deepFreeze(config);

@@ -99,6 +99,14 @@ describe('handlePartitionBatch', () => {
     expect(commits).toEqual([]);
   });
 
+  it('leaves a batch alone when the partition is not in the current assignment', async () => {
+    const { io, calls, commits } = fakeIO(null);
+    io.acquire = async () => null;
+    const { w, seen } = work();
+    await handlePartitionBatch(batch([0, 1]), io, w);
+    expect([calls, seen, commits]).toEqual([[], [], []]);
+  });
+
   it('only resolves a batch that holds nothing new', async () => {
     const { io, calls, commits } = fakeIO(10n);
     await handlePartitionBatch(batch([4, 5], { fetchedOffset: '4', lastOffset: '6' }), io, work().w);

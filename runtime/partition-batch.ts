@@ -28,8 +28,12 @@ export interface BatchView {
 }
 
 export interface PartitionIO {
-  /** The partition's producer, opened and fenced when needed; `next` = the group's committed offset (null: none). */
-  acquire(): Promise<{ next: bigint | null }>;
+  /**
+   * The partition's producer, opened and fenced when needed; `next` = the group's committed offset
+   * (null: none). Null when the partition is not in this member's current assignment: the batch
+   * is left alone (opening a producer would fence the true owner).
+   */
+  acquire(): Promise<{ next: bigint | null } | null>;
   /** One transaction: the messages and the consumed offset. Throws when it aborted or was fenced. */
   commit(messages: EncodedMessage[], nextOffset: bigint): Promise<void>;
   /** Forgets the partition's producer (after a failed commit): the next batch fences afresh. */
@@ -72,7 +76,9 @@ export async function handlePartitionBatch(
   work: PartitionWork,
 ): Promise<void> {
   const now = work.now ?? Date.now;
-  let { next } = await io.acquire();
+  const acquired = await io.acquire();
+  if (acquired === null) return;
+  let { next } = acquired;
   let messages = batch.messages;
   if (messages.length === 0) return;
   if (next !== null) {

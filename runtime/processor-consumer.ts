@@ -119,14 +119,28 @@ export async function startProcessorConsumer(deps: ProcessorConsumerDeps): Promi
     const io: PartitionIO = {
       acquire: async () => {
         const acquired = await producers.acquire(topic, partition);
-        if (acquired.opened)
-          log.debug({ next: acquired.state.next?.toString() ?? 'none' }, 'partition producer ready');
+        if (acquired === null) {
+          log.warn(
+            { fetched: batch.messages.length },
+            'batch for a partition outside the assignment skipped',
+          );
+          return null;
+        }
+        if (acquired.opened) {
+          log.debug(
+            { next: acquired.state.next?.toString() ?? 'none', generation: acquired.state.generation },
+            'partition producer ready',
+          );
+        }
         state = acquired.state;
         return state;
       },
       commit: (messages, nextOffset) => producers.commit(state!, topic, partition, messages, nextOffset),
       drop: () => producers.drop(topic, partition),
-      seek: (offset) => consumer.seek({ topic, partition, offset: offset.toString() }),
+      seek: (offset) => {
+        log.debug({ offset: offset.toString() }, 'seeking back to the committed offset');
+        consumer.seek({ topic, partition, offset: offset.toString() });
+      },
       resolveOffset,
       heartbeat,
       active: () => isRunning() && !isStale(),

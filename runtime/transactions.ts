@@ -20,14 +20,50 @@ export const transactionalIdOf = (processor: string, topic: string, partition: n
 
 const keyOf = (topic: string, partition: number) => `${topic}:${partition}`;
 
+/** What PartitionProducers needs of a kafkajs client: a producer factory (a fake in unit tests). */
+export interface ProducerFactory {
+  producer: Kafka['producer'];
+}
+
+/** Where a partition's committed offset comes from: kafkajs's admin, or a fake in unit tests. */
+export type OffsetReader = Pick<Admin, 'fetchOffsets'>;
+
+/**
+ * Sends the InitProducerId that carries the producer's transactional id: it bumps the epoch (so
+ * any earlier holder of the id, a crashed or paused previous owner of the partition, can no longer
+ * write or commit) and returns only once that holder's open transaction is committed or aborted
+ * (kafkajs retries CONCURRENT_TRANSACTIONS).
+ *
+ * kafkajs 2.2.4's connect() does NOT do this: it asks for an idempotent producer id without the
+ * transactional id (src/producer/index.js: connect → idempotentEosManager.initProducerId, an EOS
+ * manager created with `transactional: false`), which fences nothing and waits for nothing. The
+ * transactional InitProducerId goes out lazily, from the first transaction() (same file: "We only
+ * initialize the producer id once"). Reading the committed offset after connect() alone therefore
+ * raced with the previous owner's last transaction: the cause of the duplicate chunk (issue 6).
+ * An empty transaction aborted at once registers nothing, so kafkajs sends no EndTxn for it.
+ */
+export async function fence(producer: Producer): Promise<void> {
+  const txn = await producer.transaction();
+  await txn.abort();
+}
+
+/** Connects a transactional producer and fences every earlier holder of its transactional id (see fence). */
+export async function connectFenced(producer: Producer): Promise<void> {
+  await producer.connect();
+  await fence(producer);
+}
+
 export class PartitionProducers {
   private readonly partitions = new Map<string, PartitionState>();
+  /** The partitions of the current generation's assignment; a producer opens only for these. */
+  private assigned = new Set<string>();
   private generation = 0;
   private transactions = 0;
+  private begun = 0;
 
   constructor(
-    private readonly kafka: Kafka,
-    private readonly admin: Admin,
+    private readonly kafka: ProducerFactory,
+    private readonly admin: OffsetReader,
     private readonly group: string,
     private readonly faults?: FaultHooks,
   ) {}
@@ -40,22 +76,43 @@ export class PartitionProducers {
    */
   rebalanced(assignment: Record<string, number[]>): void {
     this.generation++;
-    const assigned = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => keyOf(t, p))));
+    this.assigned = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => keyOf(t, p))));
     for (const [key, state] of [...this.partitions]) {
-      if (assigned.has(key)) continue;
+      if (this.assigned.has(key)) continue;
       this.partitions.delete(key);
       void state.producer.disconnect().catch(() => {});
     }
   }
 
-  /** The partition's producer for the current generation, opened (and fenced) when needed. */
-  async acquire(topic: string, partition: number): Promise<{ state: PartitionState; opened: boolean }> {
-    const existing = this.partitions.get(keyOf(topic, partition));
+  /** The current generation (our count of joins). */
+  get currentGeneration(): number {
+    return this.generation;
+  }
+
+  /**
+   * The partition's producer for the current generation, opened (and fenced) when needed; null
+   * when the partition is not in the current assignment. Opening a producer fences every other
+   * holder of the partition's transactional id, so a batch fetched for a partition this member no
+   * longer owns must never open one: it would fence the true owner's transaction.
+   */
+  async acquire(
+    topic: string,
+    partition: number,
+  ): Promise<{ state: PartitionState; opened: boolean } | null> {
+    const key = keyOf(topic, partition);
+    if (!this.assigned.has(key)) return null;
+    const existing = this.partitions.get(key);
     if (existing !== undefined && existing.generation === this.generation)
       return { state: existing, opened: false };
     if (existing !== undefined) await this.drop(topic, partition);
     const state = await this.open(topic, partition);
-    this.partitions.set(keyOf(topic, partition), state);
+    if (state.generation !== this.generation) {
+      // A rebalance happened while the producer was opening: this state belongs to an older
+      // generation (and the partition may have moved). Give it up; the next batch starts over.
+      await state.producer.disconnect().catch(() => {});
+      return null;
+    }
+    this.partitions.set(key, state);
     return { state, opened: true };
   }
 
@@ -85,6 +142,8 @@ export class PartitionProducers {
       entry.messages.push({ key: m.key, value: m.value, headers: m.headers });
       byTopic.set(m.topic, entry);
     }
+    this.begun++;
+    await this.faults?.beforeTransaction?.({ transaction: this.begun, topic, partition });
     const txn = await state.producer.transaction();
     try {
       if (byTopic.size > 0) await txn.sendBatch({ topicMessages: [...byTopic.values()], acks: -1 });
@@ -125,26 +184,13 @@ export class PartitionProducers {
     const generation = this.generation;
     try {
       await connectFenced(producer);
+      // Fenced: the previous owner's transaction is over, and from Kafka 3.9.1 on (KAFKA-17507)
+      // its offsets are applied before it counts as over, so one read now is the truth (README:
+      // minimum broker version).
       return { producer, generation, next: await this.committedOffset(topic, partition) };
     } catch (err) {
       await producer.disconnect().catch(() => {});
       throw err;
     }
   }
-}
-
-/**
- * Connects a transactional producer and fences every earlier holder of its transactional id
- * before returning. kafkajs's connect() does not: its InitProducerId goes out without the
- * transactional id (src/producer/index.js: the idempotent EOS manager is built with
- * `transactional: false`), and the fencing InitProducerId waits for the first transaction(). An
- * empty transaction, begun and aborted, sends it now (abort sends nothing when no partition was
- * added): the epoch is bumped, the earlier holder's open transaction is aborted, and the call
- * returns only once that holder's last transaction is complete, markers and offsets included,
- * so what is read next (committed offsets, a checkpoint) is final.
- */
-export async function connectFenced(producer: Producer): Promise<void> {
-  await producer.connect();
-  const txn = await producer.transaction();
-  await txn.abort();
 }

@@ -81,7 +81,13 @@ export type ProcessorDefinition<V = unknown, R = unknown> = DefinitionBase<R> &
 // biome-ignore lint/suspicious/noExplicitAny: a registry of processors of every value and resource type
 export type AnyProcessorDefinition = ProcessorDefinition<any, any>;
 
-/** Test-only hooks into the transaction path: a crash or a stop between send and commit. */
+/** Test-only hooks into the transaction path: a crash or a stop before a transaction begins, or between send and commit. */
 export interface FaultHooks {
   beforeCommit?: (info: { transaction: number; topic: string; partition: number }) => void | Promise<void>;
+  /** After a chunk was handled, before its transaction begins (`transaction` counts them from 1). */
+  beforeTransaction?: (info: {
+    transaction: number;
+    topic: string;
+    partition: number;
+  }) => void | Promise<void>;
 }

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
@@ -28,10 +29,17 @@ export interface EchoTopics {
   tiers: number[];
 }
 
+/**
+ * Topics of a test's own for echo, with the input's value schema registered, and the output's
+ * too unless `registerOutput` is false. (Echo processes register their output schema when they
+ * start; two starting at once on a new subject can both try to create its compatibility rule,
+ * and the registry refuses the second: see the codec's register.)
+ */
 export async function createEchoTopics(
   admin: Admin,
   partitions: number,
   tiers: number[] = [],
+  { registerOutput = true }: { registerOutput?: boolean } = {},
 ): Promise<EchoTopics> {
   const group = uniqueName('echo-test');
   const t: EchoTopics = {
@@ -46,6 +54,7 @@ export async function createEchoTopics(
     await createTopic(admin, { topic, numPartitions: partitions });
   }
   await codec.register(t.input, loadSchema('sample-event'));
+  if (registerOutput) await codec.register(t.output, loadSchema('sample-event'));
   return t;
 }
 
@@ -121,32 +130,81 @@ export interface ReadRecord {
   timestamp: number;
   raw: Buffer | null;
   value: SampleEvent | null;
+  /** The writer of the record's batch (a transactional id keeps its producer id; the epoch tells its instances apart). */
+  producerId: string;
+  producerEpoch: number;
+}
+
+export interface ReadOptions {
+  atLeast: number;
+  settleMs?: number;
+  timeoutMs?: number;
+  uncommitted?: boolean;
+}
+
+export interface TopicRead {
+  /** Each record of the topic once, in the order first read (per partition: offset order). */
+  records: ReadRecord[];
+  /** Records the reader's consumer delivered again at a (partition, offset) it had already read. */
+  redeliveries: number;
+  /** Times the reader's consumer (re)joined its group, and crashed. */
+  joins: number;
+  crashes: number;
 }
 
 /**
  * Reads `topic` from the beginning until `atLeast` records arrived, then for `settleMs` more so
  * that duplicates would show, or until `timeoutMs`. Read-committed unless asked otherwise.
+ *
+ * The reader is a kafkajs consumer in a group of its own. If it rejoins or restarts (a crash, a
+ * fetch error), it fetches again from its last committed offset and delivers records it has
+ * delivered before; those are the same records (same partition and offset), not duplicates in the
+ * topic, so they are kept once here and counted as `redeliveries`. A record id that shows up at
+ * two different positions is really in the topic twice.
  */
-export async function readTopic(
+export async function readTopicDetailed(
   topic: string,
-  opts: { atLeast: number; settleMs?: number; timeoutMs?: number; uncommitted?: boolean },
-): Promise<ReadRecord[]> {
+  opts: ReadOptions & {
+    /** The reader's session timeout (kafkajs's default: 30 s). */
+    sessionTimeoutMs?: number;
+    /** Called after each new record is kept (the reader's own test slows it down with this). */
+    onRecord?: (record: ReadRecord) => Promise<void>;
+  },
+): Promise<TopicRead> {
   const consumer = kafka.consumer({
     groupId: `reader-${randomUUID()}`,
     readUncommitted: opts.uncommitted ?? false,
+    ...(opts.sessionTimeoutMs === undefined
+      ? {}
+      : { sessionTimeout: opts.sessionTimeoutMs, heartbeatInterval: Math.floor(opts.sessionTimeoutMs / 6) }),
   });
-  const records: ReadRecord[] = [];
+  const read: TopicRead = { records: [], redeliveries: 0, joins: 0, crashes: 0 };
+  const seen = new Set<string>();
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    read.joins++;
+  });
+  consumer.on(consumer.events.CRASH, () => {
+    read.crashes++;
+  });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ partition, message }) => {
+      const position = `${partition}:${message.offset}`;
+      if (seen.has(position)) {
+        read.redeliveries++;
+        return;
+      }
+      seen.add(position);
       let value: SampleEvent | null = null;
       try {
         value = (await codec.decode(message.value)) as SampleEvent;
       } catch {
         value = null;
       }
-      records.push({
+      const batch = (message as unknown as { batchContext?: { producerId: string; producerEpoch: number } })
+        .batchContext;
+      const record: ReadRecord = {
         partition,
         offset: message.offset,
         key: message.key?.toString() ?? null,
@@ -154,16 +212,48 @@ export async function readTopic(
         timestamp: Number(message.timestamp),
         raw: message.value,
         value,
-      });
+        producerId: String(batch?.producerId ?? '-1'),
+        producerEpoch: Number(batch?.producerEpoch ?? -1),
+      };
+      read.records.push(record);
+      await opts.onRecord?.(record);
     },
   });
-  await waitFor(async () => records.length >= opts.atLeast, {
+  await waitFor(async () => read.records.length >= opts.atLeast, {
     timeoutMs: opts.timeoutMs ?? 60_000,
     intervalMs: 100,
   });
   await new Promise((r) => setTimeout(r, opts.settleMs ?? 1_500));
   await consumer.disconnect();
-  return records;
+  if (read.redeliveries > 0 || read.joins > 1 || read.crashes > 0) {
+    process.stderr.write(
+      `READER ${JSON.stringify({ topic, redeliveries: read.redeliveries, joins: read.joins, crashes: read.crashes })}\n`,
+    );
+  }
+  return read;
+}
+
+/** The topic's records (each once; see readTopicDetailed). */
+export async function readTopic(topic: string, opts: ReadOptions): Promise<ReadRecord[]> {
+  return (await readTopicDetailed(topic, opts)).records;
+}
+
+/**
+ * Ids written more than once (at different positions), with where each copy sits and which
+ * producer instance wrote it: a real exactly-once violation, described for the test's message.
+ */
+export function duplicatesOf(records: ReadRecord[]): string[] {
+  const byId = new Map<string, ReadRecord[]>();
+  for (const r of records) {
+    const id = r.value?.id ?? '?';
+    byId.set(id, [...(byId.get(id) ?? []), r]);
+  }
+  return [...byId]
+    .filter(([id, copies]) => id !== '?' && copies.length > 1)
+    .map(
+      ([id, copies]) =>
+        `${id} at ${copies.map((c) => `${c.partition}:${c.offset} (pid ${c.producerId} epoch ${c.producerEpoch})`).join(', ')}`,
+    );
 }
 
 export interface EchoProcess {
@@ -193,18 +283,22 @@ export function spawnFixture(script: string, env: Record<string, string>): EchoP
       REGFLOW_HTTP_PORT: '0',
       REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '6000',
       REGFLOW_BATCH_MAX_RECORDS: '50',
-      REGFLOW_LOG_LEVEL: 'info',
+      REGFLOW_LOG_LEVEL: process.env.FIXTURE_LOG_LEVEL ?? 'info',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
-  child.stdout?.on('data', (b: Buffer) => {
+  // FIXTURE_LOG_DIR (set by whoever runs the tests, e.g. a loop hunting a race) keeps each
+  // process's full output in a file of its own.
+  const logDir = process.env.FIXTURE_LOG_DIR;
+  const logFile = logDir ? join(logDir, `${env.FIXTURE_GROUP ?? 'fixture'}-${child.pid}.log`) : null;
+  const keep = (b: Buffer) => {
     text += b.toString();
-  });
-  child.stderr?.on('data', (b: Buffer) => {
-    text += b.toString();
-  });
+    if (logFile) appendFileSync(logFile, b);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );

@@ -8,6 +8,7 @@ import { waitFor } from '../../lib/retry.ts';
 import { Header } from '../../runtime/headers.ts';
 import {
   createEchoTopics,
+  duplicatesOf,
   type EchoProcess,
   idsOf,
   kafka,
@@ -66,6 +67,9 @@ describe('processor runtime', () => {
     await produceEvents(t.input, events.slice(300));
 
     const out = await readTopic(t.output, { atLeast: 600 });
+    // A duplicate in the output must be the runtime's: the input holds each record once.
+    expect(duplicatesOf(await readTopic(t.input, { atLeast: 600, settleMs: 0 }))).toEqual([]);
+    expect(duplicatesOf(out)).toEqual([]);
     expect(idsOf(out)).toEqual(events.map((e) => e.id).sort());
     const byKey = new Map<string, number[]>();
     for (const r of [...out].sort(
@@ -105,6 +109,7 @@ describe('processor runtime', () => {
     const successor = start(t);
     await successor.waitForEvent('started');
     const committed = await readTopic(t.output, { atLeast: 300 });
+    expect(duplicatesOf(committed)).toEqual([]);
     expect(idsOf(committed)).toEqual(events.map((e) => e.id).sort());
     // The killed transaction's records did reach the log: only read-committed hides them.
     const everything = await readTopic(t.output, { atLeast: 301, uncommitted: true, timeoutMs: 10_000 });
@@ -134,8 +139,40 @@ describe('processor runtime', () => {
       sampleEvents(30, 10).map((e) => ({ ...e, id: `late-${e.id}` })),
     );
     const after = await readTopic(t.output, { atLeast: 330, settleMs: 3_000 });
+    expect(duplicatesOf(after)).toEqual([]);
     expect(after).toHaveLength(330);
     expect(new Set(idsOf(after)).size).toBe(330);
+  });
+
+  it('(i) a member paused before its first transaction on a partition cannot commit from the offset it read', async () => {
+    // kafkajs's connect() does not fence (its InitProducerId carries no transactional id; the one
+    // that does goes out with the first transaction()). The runtime must fence when it opens a
+    // partition, before it reads the committed offset. Otherwise this member, resumed after its
+    // successor handled everything, fences the successor with its first transaction() and commits
+    // its chunk again from the offset it read before: one duplicated chunk.
+    const t = await createEchoTopics(admin, 1);
+    const events = sampleEvents(300, 10);
+    await produceEvents(t.input, events);
+    const zombie = start(t, { FIXTURE_FAULT: 'stop-before-transaction:1', REGFLOW_LOG_LEVEL: 'debug' });
+    await zombie.waitForEvent('stop-before-transaction');
+    const pid = zombie.child.pid!;
+    expect(await waitFor(async () => procState(pid) === 'T', { timeoutMs: 5_000 })).toBe(true);
+
+    const successor = start(t);
+    await successor.waitForEvent('started');
+    const before = await readTopic(t.output, { atLeast: 300, settleMs: 500 });
+    expect(duplicatesOf(before)).toEqual([]);
+
+    zombie.child.kill('SIGCONT');
+    // It goes on with the chunk it handled and the offset it read before the pause.
+    expect(
+      await waitFor(async () => /"msg":"transaction (committed|aborted)/.test(zombie.output()), {
+        timeoutMs: 30_000,
+      }),
+    ).toBe(true);
+    const after = await readTopic(t.output, { atLeast: 300, settleMs: 3_000 });
+    expect(duplicatesOf(after)).toEqual([]);
+    expect(idsOf(after)).toEqual(events.map((e) => e.id).sort());
   });
 
   it('(d) dead-letters a poison record after every attempt while the rest of its partition flows', async () => {
@@ -254,7 +291,7 @@ describe('processor runtime', () => {
   });
 
   it('(g) refuses to start when its output schema is incompatible with the registered one', async () => {
-    const t = await createEchoTopics(admin, 1);
+    const t = await createEchoTopics(admin, 1, [], { registerOutput: false });
     const incompatible = { type: 'record', name: 'Other', fields: [{ name: 'n', type: 'int' }] };
     const { Codec } = await import('../../runtime/codec.ts');
     const { createSchemaRegistry } = await import('../../lib/clients.ts');

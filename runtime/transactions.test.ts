@@ -1,0 +1,150 @@
+import type { Producer } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import {
+  type OffsetReader,
+  PartitionProducers,
+  type ProducerFactory,
+  transactionalIdOf,
+} from './transactions.ts';
+
+// PartitionProducers against fakes: which producers it opens (opening one fences the partition's
+// previous owner, so it must only happen for partitions of the current assignment), and how it
+// reads the committed offset.
+
+const GROUP = 'grp';
+const T = 'orders';
+
+interface FakeProducer {
+  transactionalId: string;
+  connected: boolean;
+  disconnected: boolean;
+}
+
+function fakes(committed: Record<number, string> = {}) {
+  const opened: FakeProducer[] = [];
+  /** What was asked of the broker, in order. */
+  const calls: string[] = [];
+  let offsetReads = 0;
+  /** Runs while a producer's connect() (InitProducerId) is in flight. */
+  let duringConnect: (() => void) | null = null;
+  const kafka: ProducerFactory = {
+    producer: ((config: { transactionalId: string }) => {
+      const p: FakeProducer = {
+        transactionalId: config.transactionalId,
+        connected: false,
+        disconnected: false,
+      };
+      opened.push(p);
+      return {
+        connect: async () => {
+          calls.push('connect');
+          await Promise.resolve();
+          duringConnect?.();
+          p.connected = true;
+        },
+        transaction: async () => {
+          calls.push('transaction'); // kafkajs sends the transactional InitProducerId here
+          return {
+            abort: async () => {
+              calls.push('abort');
+            },
+          };
+        },
+        disconnect: async () => {
+          p.disconnected = true;
+        },
+      } as unknown as Producer;
+    }) as ProducerFactory['producer'],
+  };
+  const admin: OffsetReader = {
+    fetchOffsets: (async () => {
+      calls.push('fetchOffsets');
+      offsetReads++;
+      return [
+        {
+          topic: T,
+          partitions: [0, 1, 2].map((partition) => ({
+            partition,
+            offset: committed[partition] ?? '-1',
+            metadata: null,
+          })),
+        },
+      ];
+    }) as OffsetReader['fetchOffsets'],
+  };
+  return {
+    kafka,
+    admin,
+    opened,
+    calls,
+    offsetReads: () => offsetReads,
+    onConnect: (f: () => void) => {
+      duringConnect = f;
+    },
+  };
+}
+
+describe('PartitionProducers', () => {
+  it('opens no producer for a partition outside the current assignment', async () => {
+    const f = fakes();
+    const producers = new PartitionProducers(f.kafka, f.admin, GROUP);
+    expect(await producers.acquire(T, 0)).toBeNull(); // before the first join nothing is ours
+    producers.rebalanced({ [T]: [1] });
+    expect(await producers.acquire(T, 0)).toBeNull();
+    expect(await producers.acquire('other-topic', 1)).toBeNull();
+    expect(f.opened).toEqual([]);
+    expect(await producers.acquire(T, 1)).not.toBeNull();
+    expect(f.opened.map((p) => p.transactionalId)).toEqual([transactionalIdOf(GROUP, T, 1)]);
+  });
+
+  it('reads the committed offset once, right after InitProducerId, and keeps the producer for the generation', async () => {
+    const f = fakes({ 0: '42' });
+    const producers = new PartitionProducers(f.kafka, f.admin, GROUP);
+    producers.rebalanced({ [T]: [0, 2] });
+    const first = await producers.acquire(T, 0);
+    expect(first).toMatchObject({ opened: true, state: { next: 42n, generation: 1 } });
+    expect(f.opened[0]?.connected).toBe(true);
+    expect(f.offsetReads()).toBe(1);
+    expect(await producers.acquire(T, 0)).toMatchObject({ opened: false });
+    expect((await producers.acquire(T, 2))?.state.next).toBeNull(); // never committed
+    expect(f.opened).toHaveLength(2);
+    expect(f.offsetReads()).toBe(2);
+  });
+
+  it('fences with a transactional InitProducerId (kafkajs: the first transaction()) before it reads the offset', async () => {
+    // kafkajs's connect() asks only for an idempotent producer id, which fences nothing and does
+    // not wait for the previous owner's transaction: the offset read must come after transaction().
+    const f = fakes({ 1: '7' });
+    const producers = new PartitionProducers(f.kafka, f.admin, GROUP);
+    producers.rebalanced({ [T]: [1] });
+    expect((await producers.acquire(T, 1))?.state.next).toBe(7n);
+    expect(f.calls).toEqual(['connect', 'transaction', 'abort', 'fetchOffsets']);
+  });
+
+  it('closes the producer of a revoked partition and refuses it afterwards; a kept one is reopened', async () => {
+    const f = fakes();
+    const producers = new PartitionProducers(f.kafka, f.admin, GROUP);
+    producers.rebalanced({ [T]: [0, 1] });
+    await producers.acquire(T, 0);
+    await producers.acquire(T, 1);
+    producers.rebalanced({ [T]: [1] });
+    expect(f.opened[0]?.disconnected).toBe(true);
+    expect(await producers.acquire(T, 0)).toBeNull();
+    const kept = await producers.acquire(T, 1);
+    expect(kept).toMatchObject({ opened: true, state: { generation: 2 } });
+    expect(f.opened[1]?.disconnected).toBe(true); // the generation-1 producer of partition 1
+    expect(f.opened).toHaveLength(3);
+  });
+
+  it('gives up a producer whose partition was revoked while InitProducerId was in flight', async () => {
+    const f = fakes();
+    const producers = new PartitionProducers(f.kafka, f.admin, GROUP);
+    producers.rebalanced({ [T]: [0] });
+    f.onConnect(() => producers.rebalanced({ [T]: [1] }));
+    expect(await producers.acquire(T, 0)).toBeNull();
+    expect(f.opened[0]?.disconnected).toBe(true);
+    f.onConnect(() => {});
+    expect(await producers.acquire(T, 0)).toBeNull();
+    expect(f.opened).toHaveLength(1);
+  });
+});
