@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { describeError } from '../lib/errors.ts';
+import { registerApi } from './api.ts';
+import { registerCampaign } from './campaign.ts';
 import { registerDlq } from './dlq.ts';
 import { registerReplay } from './replay.ts';
 import { registerRun } from './run.ts';
@@ -24,6 +26,8 @@ registerDlq(program);
 registerTopology(program);
 registerTopics(program);
 registerSchedulers(program);
+registerCampaign(program);
+registerApi(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`regflow: ${describeError(err)}`);

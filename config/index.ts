@@ -87,6 +87,23 @@ export const VARIABLES = {
     default: '<repo>/.regflow',
     doc: 'Runtime data of the local services: data dirs, logs, pid files (git-ignored).',
   },
+  REGFLOW_DEMAND_TABLE: {
+    default: 'demand-table',
+    doc: 'DynamoDB table of registrations (single-table: PK fan:{globalUserId}); created with its stream if missing.',
+  },
+  REGFLOW_REDIS_PREFIX: {
+    default: 'regflow:',
+    doc: 'Prefix of every Redis key regflow writes (the campaign cache), so deployments and tests can share a server.',
+  },
+  REGFLOW_API_HOST: { default: '127.0.0.1', doc: 'Address the registration + admin HTTP API listens on.' },
+  REGFLOW_API_PORT: {
+    default: '3000',
+    doc: 'Port of the registration + admin HTTP API (0 = any free port).',
+  },
+  REGFLOW_JWT_SECRET: {
+    default: 'regflow-local-development-secret-do-not-use',
+    doc: 'HS256 secret of fan and admin tokens (at least 32 characters). The default is for local use only.',
+  },
   REGFLOW_KEEP_INFRA: {
     default: '0',
     doc: 'Tests: 1 keeps services that the test run started running afterwards.',
@@ -103,10 +120,10 @@ export interface ServiceEndpoint {
 export interface Config {
   kafka: ServiceEndpoint & { brokers: readonly string[]; clientId: string };
   schemaRegistry: ServiceEndpoint & { url: string };
-  dynamodb: ServiceEndpoint & { endpoint: string; region: string };
+  dynamodb: ServiceEndpoint & { endpoint: string; region: string; demandTable: string };
   s3: ServiceEndpoint & { endpoint: string; region: string };
   mongodb: ServiceEndpoint & { url: string; database: string };
-  redis: ServiceEndpoint & { url: string };
+  redis: ServiceEndpoint & { url: string; prefix: string };
   runtime: {
     httpHost: string;
     httpPort: number;
@@ -115,6 +132,7 @@ export interface Config {
   };
   schedulers: { leaseTtlMs: number; catchUpMax: number };
   notifications: { sendRatePerHour: number };
+  api: { host: string; port: number; jwtSecret: string };
   logLevel: z.infer<typeof logLevel>;
   paths: { cacheDir: string; dataDir: string };
   keepInfra: boolean;
@@ -180,6 +198,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       external: isSet(env, 'REGFLOW_DYNAMODB_ENDPOINT'),
       endpoint: read(env, 'REGFLOW_DYNAMODB_ENDPOINT', httpUrl),
       region,
+      demandTable: read(
+        env,
+        'REGFLOW_DEMAND_TABLE',
+        z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)'),
+      ),
     },
     s3: {
       external: isSet(env, 'REGFLOW_S3_ENDPOINT'),
@@ -190,6 +215,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     redis: {
       external: isSet(env, 'REGFLOW_REDIS_URL'),
       url: read(env, 'REGFLOW_REDIS_URL', z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL')),
+      prefix: read(
+        env,
+        'REGFLOW_REDIS_PREFIX',
+        z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'letters, digits, : _ . -'),
+      ),
     },
     runtime: {
       httpHost: read(env, 'REGFLOW_HTTP_HOST', z.string().min(1)),
@@ -203,6 +233,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     notifications: {
       sendRatePerHour: read(env, 'REGFLOW_NOTIFICATION_SEND_RATE', intIn(1, 10_000_000)),
+    },
+    api: {
+      host: read(env, 'REGFLOW_API_HOST', z.string().min(1)),
+      port: read(env, 'REGFLOW_API_PORT', intIn(0, 65_535)),
+      jwtSecret: read(env, 'REGFLOW_JWT_SECRET', z.string().min(32, 'expected at least 32 characters')),
     },
     logLevel: read(env, 'REGFLOW_LOG_LEVEL', logLevel),
     paths: {

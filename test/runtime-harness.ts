@@ -175,26 +175,24 @@ export interface EchoProcess {
 }
 
 export function spawnEcho(t: EchoTopics, extraEnv: Record<string, string> = {}): EchoProcess {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(REPO_ROOT, 'test/fixtures/echo-process.ts')],
-    {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        FIXTURE_GROUP: t.group,
-        FIXTURE_INPUT: t.input,
-        FIXTURE_OUTPUT: t.output,
-        FIXTURE_TIERS: t.tiers.join(','),
-        REGFLOW_HTTP_PORT: '0',
-        REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '6000',
-        REGFLOW_BATCH_MAX_RECORDS: '50',
-        REGFLOW_LOG_LEVEL: 'info',
-        ...extraEnv,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  return spawnFixture('test/fixtures/echo-process.ts', {
+    FIXTURE_GROUP: t.group,
+    FIXTURE_INPUT: t.input,
+    FIXTURE_OUTPUT: t.output,
+    FIXTURE_TIERS: t.tiers.join(','),
+    REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '6000',
+    REGFLOW_BATCH_MAX_RECORDS: '50',
+    ...extraEnv,
+  });
+}
+
+/** Runs a fixture script (path from the repo root) under tsx; it reports `FIXTURE {json}` lines. */
+export function spawnFixture(script: string, env: Record<string, string>): EchoProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, script)], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, REGFLOW_HTTP_PORT: '0', REGFLOW_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   child.stdout?.on('data', (b: Buffer) => {
     text += b.toString();

@@ -61,11 +61,17 @@ export function allTopics(topology: Topology): TopicSpec[] {
   return [...topology.topics, ...internalTopics(topology)];
 }
 
-/** Processors whose output includes `topic`; a processor also writes its own retry and dead-letter topics. */
+/**
+ * Processors whose output includes `topic` (a processor also writes its own retry and
+ * dead-letter topics), then the connectors that write it.
+ */
 export function producersOf(topology: Topology, topic: string): string[] {
-  return topology.processors
-    .filter((p) => p.outputs.includes(topic) || isInternalOf(topology, p, topic))
-    .map((p) => p.name);
+  return [
+    ...topology.processors
+      .filter((p) => p.outputs.includes(topic) || isInternalOf(topology, p, topic))
+      .map((p) => p.name),
+    ...(topology.connectors ?? []).filter((c) => c.outputs.includes(topic)).map((c) => c.name),
+  ];
 }
 
 /**
@@ -153,7 +159,21 @@ export function validateTopology(topology: Topology, options: ValidateOptions = 
     }
   }
 
-  const produced = new Set(topology.processors.flatMap((p) => p.outputs));
+  for (const c of topology.connectors ?? []) {
+    if (names.has(c.name))
+      problems.push(`connector ${c.name} has the name of another processor or connector`);
+    names.add(c.name);
+    if (!KEBAB_CASE.test(c.name)) problems.push(`connector name ${JSON.stringify(c.name)} is not kebab-case`);
+    for (const output of c.outputs) {
+      if (!declared.has(output))
+        problems.push(`connector ${c.name} writes ${output}, which is not a declared topic`);
+    }
+  }
+
+  const produced = new Set([
+    ...topology.processors.flatMap((p) => p.outputs),
+    ...(topology.connectors ?? []).flatMap((c) => c.outputs),
+  ]);
   for (const t of topology.topics) {
     const consumers = topology.processors.filter((p) => p.inputs.includes(t.name)).map((p) => p.name);
     if (consumers.length > 0 && !produced.has(t.name) && !t.external) {
@@ -181,6 +201,10 @@ export function describeTopology(topology: Topology): string {
     ].join('\n');
   });
 
+  const connectorBlocks = (topology.connectors ?? []).map((c) =>
+    [`${c.name} (connector): ${c.description}`, `  flow    ${c.source} → ${c.outputs.join(', ')}`].join('\n'),
+  );
+
   const rows = allTopics(topology).map((t) => {
     const producers = producersOf(topology, t.name);
     return [
@@ -197,7 +221,7 @@ export function describeTopology(topology: Topology): string {
     ['topic', 'partitions', 'cleanup', 'retention', 'schema', 'written by', 'read by'],
     rows,
   );
-  return [...blocks, table].join('\n\n');
+  return [...blocks, ...connectorBlocks, table].join('\n\n');
 }
 
 /** A Mermaid flowchart: topics and processors as nodes, input → processor → output as edges. */
@@ -209,6 +233,11 @@ export function toMermaid(topology: Topology): string {
     lines.push(`  ${topicId(t.name)}[("${t.name}")]${t.external ? ':::external' : ''}`);
   }
   for (const p of topology.processors) lines.push(`  ${processorId(p.name)}["${p.name}"]`);
+  const connectorId = (name: string) => `c_${name.replace(/[^A-Za-z0-9]/g, '_')}`;
+  for (const c of topology.connectors ?? []) {
+    lines.push(`  ${connectorId(c.name)}[/"${c.name}"/]`);
+    for (const output of c.outputs) lines.push(`  ${connectorId(c.name)} --> ${topicId(output)}`);
+  }
   for (const p of topology.processors) {
     for (const input of p.inputs) lines.push(`  ${topicId(input)} --> ${processorId(p.name)}`);
     for (const output of p.outputs) lines.push(`  ${processorId(p.name)} --> ${topicId(output)}`);

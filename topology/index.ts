@@ -42,6 +42,24 @@ export const topology: Topology = {
       description:
         'every fired scheduler tick, keyed by tick id (audit trail and job trigger); written by the schedulers (connectors/schedulers), exactly once',
     },
+    {
+      name: 'demand.changes',
+      partitions: 6,
+      cleanupPolicy: CleanupPolicy.DELETE,
+      retentionMs: 7 * DAY_MS,
+      valueSchema: 'demand-change',
+      description:
+        'every change of a demand-table item (INSERT / MODIFY / REMOVE, old and new image), keyed PK|SK; written exactly once by the dynamodb-streams connector',
+    },
+    {
+      name: 'connector.checkpoints',
+      partitions: 1,
+      cleanupPolicy: CleanupPolicy.COMPACT,
+      retentionMs: -1,
+      valueSchema: 'connector-checkpoint',
+      description:
+        "source connectors' positions (stream shards, snapshot scans), written in the same transaction as their records; keyed <connector>|<position>",
+    },
   ],
   processors: [
     {
@@ -59,6 +77,15 @@ export const topology: Topology = {
       inputs: ['sample.events'],
       outputs: ['sample.events.stored'],
       retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
+    },
+  ],
+  connectors: [
+    {
+      name: 'dynamodb-streams',
+      description:
+        'DynamoDB Streams → Kafka, exactly once: change records and shard checkpoints in one transaction (connectors/dynamodb-streams/)',
+      source: 'DynamoDB Streams of demand-table',
+      outputs: ['demand.changes', 'connector.checkpoints'],
     },
   ],
 };

@@ -148,6 +148,45 @@ describe('validateTopology', () => {
   });
 });
 
+describe('connectors', () => {
+  const withConnector = (outputs: string[]): Topology => {
+    const t = chain();
+    t.topics[0] = topic('a.in');
+    return { ...t, connectors: [{ name: 'source', description: 'source', source: 'outside', outputs }] };
+  };
+  const problems = (t: Topology) => validateTopology(t, { schemaExists: (name) => name === 'sample-event' });
+
+  it('count as the producer of the topics they write', () => {
+    expect(problems(withConnector(['a.in']))).toEqual([]);
+    expect(describeTopology(withConnector(['a.in']))).toMatch(
+      /a\.in\s+3\s+delete\s+1min\s+sample-event\s+source\s+first/,
+    );
+  });
+
+  it('must write declared topics and have a name of their own', () => {
+    const t = withConnector(['a.in', 'a.nowhere']);
+    expect(
+      problems({ ...t, connectors: [...t.connectors!, { ...t.connectors![0]!, name: 'first' }] }),
+    ).toEqual([
+      'connector source writes a.nowhere, which is not a declared topic',
+      'connector first has the name of another processor or connector',
+      'connector first writes a.nowhere, which is not a declared topic',
+    ]);
+  });
+
+  it('are drawn as nodes with edges to their topics', () => {
+    expect(toMermaid(withConnector(['a.in']))).toContain('c_source --> t_a_in');
+  });
+
+  it('ship the DynamoDB Streams connector writing demand.changes and its checkpoints', () => {
+    expect(topology.connectors?.map((c) => [c.name, c.outputs])).toEqual([
+      ['dynamodb-streams', ['demand.changes', 'connector.checkpoints']],
+    ]);
+    const checkpoints = topology.topics.find((t) => t.name === 'connector.checkpoints');
+    expect([checkpoints?.partitions, checkpoints?.cleanupPolicy]).toEqual([1, 'compact']);
+  });
+});
+
 describe('consumersOf', () => {
   it('counts a processor as the consumer of its own retry tiers but not of its dead letters', () => {
     const t = chain();

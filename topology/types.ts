@@ -35,9 +35,21 @@ export interface ProcessorSpec {
   retry: RetryPolicy;
 }
 
+/** Something that puts records into Kafka from outside (connectors/): no consumer group, no retry topics. */
+export interface ConnectorSpec {
+  /** kebab-case; with the table it names the connector's transactional id. */
+  name: string;
+  description: string;
+  /** Where its records come from, for people (e.g. "DynamoDB Streams of demand-table"). */
+  source: string;
+  outputs: readonly string[];
+}
+
 export interface Topology {
   topics: readonly TopicSpec[];
   processors: readonly ProcessorSpec[];
+  /** Connectors writing topics of the graph; their outputs count as produced. */
+  connectors?: readonly ConnectorSpec[];
 }
 
 export const retryTopicName = (processor: string, tier: number) => `${processor}.retry-${tier}`;

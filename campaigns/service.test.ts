@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryCampaignStore } from '../stores/memory.ts';
+import { validDefinition } from '../test/fixtures/campaigns.ts';
+import { parseInviteFile } from './invites.ts';
+import { CampaignService, NotFoundError } from './service.ts';
+
+const setup = () => {
+  const store = new MemoryCampaignStore();
+  let t = Date.parse('2027-01-01T00:00:00Z');
+  const refreshed: string[] = [];
+  const service = new CampaignService({
+    store,
+    clock: () => {
+      t += 1000;
+      return new Date(t);
+    },
+    cache: { refresh: async (id) => void refreshed.push(id) },
+  });
+  const outbox = async () => (await store.pendingOutbox(10)).flatMap((b) => b.records);
+  return { store, service, outbox, refreshed };
+};
+
+describe('campaign service', () => {
+  it('creates a campaign and queues CAMPAIGN, MARKET and EVENT_MAPPING records with it', async () => {
+    const { service, outbox, refreshed } = setup();
+    const { outcome, campaign } = await service.apply(validDefinition());
+    expect(outcome).toBe('created');
+    expect(campaign.version).toBe(1);
+    expect((await outbox()).map((r) => `${r.type}:${r.sourceRecordId}`)).toEqual([
+      'CAMPAIGN:campaign:spring-tour:v1:CAMPAIGN',
+      'MARKET:campaign:spring-tour:v1:MARKET:nyc',
+      'EVENT_MAPPING:campaign:spring-tour:v1:EVENT_MAPPING:nyc',
+    ]);
+    expect(refreshed).toEqual(['spring-tour']);
+  });
+
+  it('applying the same file again changes nothing and emits nothing', async () => {
+    const { service, store, outbox } = setup();
+    await service.apply(validDefinition());
+    await store.removeFromOutbox(
+      'spring-tour',
+      (await outbox()).map((r) => r.sourceRecordId),
+    );
+    expect((await service.apply(validDefinition())).outcome).toBe('unchanged');
+    expect(await outbox()).toEqual([]);
+  });
+
+  it('emits MARKET only for changed markets, EVENT_MAPPING only for changed event links', async () => {
+    const { service, store, outbox } = setup();
+    await service.apply(validDefinition());
+    await store.removeFromOutbox(
+      'spring-tour',
+      (await outbox()).map((r) => r.sourceRecordId),
+    );
+    const def = validDefinition();
+    const la = {
+      ...def.markets[0],
+      id: 'la',
+      name: 'Los Angeles',
+      event: { id: 'evt-2', url: 'https://x.example/2' },
+    };
+    la.presale = { startsAt: '2027-03-01T10:00:00-08:00', timeZone: 'America/Los_Angeles' };
+    const nyc = { ...def.markets[0], name: 'NYC' };
+    await service.apply({ ...def, markets: [nyc, la] });
+    expect((await outbox()).map((r) => r.sourceRecordId)).toEqual([
+      'campaign:spring-tour:v2:CAMPAIGN',
+      'campaign:spring-tour:v2:MARKET:nyc',
+      'campaign:spring-tour:v2:MARKET:la',
+      'campaign:spring-tour:v2:EVENT_MAPPING:la',
+    ]);
+  });
+
+  it('enforces transitions and records the close time', async () => {
+    const { service } = setup();
+    await service.apply(validDefinition());
+    await expect(service.setStatus('spring-tour', 'DRAFT')).rejects.toThrow(
+      /status: cannot go from ACTIVE to DRAFT/,
+    );
+    const closed = await service.setStatus('spring-tour', 'CLOSED');
+    expect(closed.campaign.closedAt).toMatch(/^2027-01-01T/);
+    await expect(service.apply(validDefinition())).rejects.toThrow(/cannot go from CLOSED to ACTIVE/);
+    await expect(service.setStatus('nope', 'ACTIVE')).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('imports invites idempotently and bumps the version so caches refresh', async () => {
+    const { service } = setup();
+    await service.apply(validDefinition());
+    expect(await service.importInvites('spring-tour', ['A@Example.com', 'b@example.com'])).toEqual({
+      added: 2,
+      total: 2,
+    });
+    expect(await service.importInvites('spring-tour', ['a@example.com'])).toEqual({ added: 0, total: 2 });
+    expect((await service.get('spring-tour'))?.version).toBe(2);
+  });
+});
+
+describe('invite files', () => {
+  it('reads one email per line or a CSV first column, skipping header, blanks and comments', () => {
+    expect(parseInviteFile('email,name\nA@x.com,Ann\n\n# vip\n"b@x.com",Bob\na@x.com\n')).toEqual([
+      'a@x.com',
+      'b@x.com',
+    ]);
+  });
+
+  it('names the bad line', () => {
+    expect(() => parseInviteFile('a@x.com\nnot-an-email\n')).toThrow(/line 2: not an email address/);
+  });
+});

@@ -1,0 +1,202 @@
+import type { Collection, Db } from 'mongodb';
+import { ensureIndexes, isDuplicateKey } from './mongo.ts';
+
+// Scoring rows: one per (campaign, market, fan) for eligible entries only, the input of selection
+// (which ranks by score and records verdict, code and its run id) and of notifications (phone,
+// locale). The replicator writes a fan's rows after the entry store applied that entry version.
+//
+// Never backwards: a per-(campaign, fan) marker holds the order of the last change applied
+// (2 × version for a write, 2 × version + 1 for a deletion, so a deletion beats a write of the same
+// version). A change first moves the marker with a guarded upsert (stale → nothing is touched), then
+// upserts the selected markets' rows with its version and deletes the fan's rows with a lower version
+// (the markets the fan dropped). Re-applying the same change is idempotent, so a crash between the
+// marker and the rows is repaired by the replay. Selection's fields (verdict, code, selectedRunId)
+// are left alone by those writes.
+
+export interface ScoringRow {
+  campaignId: string;
+  marketId: string;
+  globalUserId: string;
+  score?: number;
+  /** E.164 */
+  phone?: string;
+  locale: string;
+  verdict?: boolean;
+  code?: string;
+  selectedRunId?: string;
+  entryVersion: number;
+}
+
+export type ScoringInput = Pick<ScoringRow, 'marketId' | 'phone' | 'locale' | 'score'>;
+
+export interface SelectionResult {
+  globalUserId: string;
+  verdict: boolean;
+  code?: string;
+}
+
+export interface ScoringStore {
+  init(): Promise<void>;
+  /** Sets a fan's rows for this entry version: upserts `rows`, removes markets no longer selected. */
+  replaceFanRows(
+    campaignId: string,
+    globalUserId: string,
+    entryVersion: number,
+    rows: readonly ScoringInput[],
+  ): Promise<{ upserted: number; stale: number; removed: number }>;
+  /** Removes a fan's rows up to this entry version (entry withdrawn or no longer eligible). */
+  deleteFanRows(campaignId: string, globalUserId: string, entryVersion: number): Promise<number>;
+  /** Rows of a market, highest score first (then globalUserId); `unselectedOnly` skips rows a run decided. */
+  listRows(
+    campaignId: string,
+    marketId: string,
+    options?: { unselectedOnly?: boolean; limit?: number; skip?: number },
+  ): Promise<ScoringRow[]>;
+  countRows(campaignId: string, marketId: string): Promise<number>;
+  /** Records a selection run's verdicts; rows already decided by another run are left alone. Returns rows written. */
+  recordSelection(
+    campaignId: string,
+    marketId: string,
+    runId: string,
+    results: readonly SelectionResult[],
+  ): Promise<number>;
+}
+
+interface RowDoc extends ScoringRow {
+  _id: string;
+}
+
+interface FanMarkerDoc {
+  _id: string;
+  order: number;
+}
+
+const rowId = (campaignId: string, marketId: string, globalUserId: string) =>
+  `${campaignId}:${marketId}:${globalUserId}`;
+
+export class MongoScoringStore implements ScoringStore {
+  private readonly rows: Collection<RowDoc>;
+  private readonly fans: Collection<FanMarkerDoc>;
+
+  constructor(db: Db) {
+    this.rows = db.collection<RowDoc>('scoring_rows');
+    this.fans = db.collection<FanMarkerDoc>('scoring_fans');
+  }
+
+  /** Moves the fan's marker to `order` unless a later change got there first. */
+  private async advance(campaignId: string, globalUserId: string, order: number): Promise<boolean> {
+    try {
+      const r = await this.fans.updateOne(
+        { _id: `${campaignId}:${globalUserId}`, order: { $lte: order } },
+        { $set: { order } },
+        { upsert: true },
+      );
+      return r.matchedCount + r.upsertedCount > 0;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false;
+      throw err;
+    }
+  }
+
+  async init(): Promise<void> {
+    await ensureIndexes(this.rows, [
+      { key: { campaignId: 1, marketId: 1, globalUserId: 1 }, name: 'campaign_market_fan', unique: true },
+      { key: { campaignId: 1, globalUserId: 1 }, name: 'campaign_fan' },
+      { key: { campaignId: 1, marketId: 1, score: -1 }, name: 'campaign_market_score' },
+    ]);
+  }
+
+  async replaceFanRows(
+    campaignId: string,
+    globalUserId: string,
+    entryVersion: number,
+    rows: readonly ScoringInput[],
+  ): Promise<{ upserted: number; stale: number; removed: number }> {
+    if (!(await this.advance(campaignId, globalUserId, entryVersion * 2)))
+      return { upserted: 0, stale: rows.length, removed: 0 };
+    let upserted = 0;
+    let stale = 0;
+    await Promise.all(
+      rows.map(async (row) => {
+        const set: Record<string, unknown> = {
+          campaignId,
+          marketId: row.marketId,
+          globalUserId,
+          locale: row.locale,
+          entryVersion,
+        };
+        const unset: Record<string, ''> = {};
+        if (row.phone !== undefined) set.phone = row.phone;
+        else unset.phone = '';
+        if (row.score !== undefined) set.score = row.score;
+        try {
+          const r = await this.rows.updateOne(
+            { _id: rowId(campaignId, row.marketId, globalUserId), entryVersion: { $lte: entryVersion } },
+            Object.keys(unset).length ? { $set: set, $unset: unset } : { $set: set },
+            { upsert: true },
+          );
+          if (r.matchedCount + r.upsertedCount > 0) upserted++;
+          else stale++;
+        } catch (err) {
+          if (!isDuplicateKey(err)) throw err;
+          stale++;
+        }
+      }),
+    );
+    const removed = await this.rows.deleteMany({
+      campaignId,
+      globalUserId,
+      entryVersion: { $lt: entryVersion },
+    });
+    return { upserted, stale, removed: removed.deletedCount };
+  }
+
+  async deleteFanRows(campaignId: string, globalUserId: string, entryVersion: number): Promise<number> {
+    if (!(await this.advance(campaignId, globalUserId, entryVersion * 2 + 1))) return 0;
+    const r = await this.rows.deleteMany({ campaignId, globalUserId, entryVersion: { $lte: entryVersion } });
+    return r.deletedCount;
+  }
+
+  async listRows(
+    campaignId: string,
+    marketId: string,
+    options: { unselectedOnly?: boolean; limit?: number; skip?: number } = {},
+  ): Promise<ScoringRow[]> {
+    const filter: Record<string, unknown> = { campaignId, marketId };
+    if (options.unselectedOnly) filter.selectedRunId = { $exists: false };
+    const docs = await this.rows
+      .find(filter)
+      .sort({ score: -1, globalUserId: 1 })
+      .skip(options.skip ?? 0)
+      .limit(options.limit ?? 1000)
+      .toArray();
+    return docs.map(({ _id, ...row }) => row);
+  }
+
+  countRows(campaignId: string, marketId: string): Promise<number> {
+    return this.rows.countDocuments({ campaignId, marketId });
+  }
+
+  async recordSelection(
+    campaignId: string,
+    marketId: string,
+    runId: string,
+    results: readonly SelectionResult[],
+  ): Promise<number> {
+    const written = await Promise.all(
+      results.map(async (r) => {
+        const set: Record<string, unknown> = { verdict: r.verdict, selectedRunId: runId };
+        if (r.code !== undefined) set.code = r.code;
+        const res = await this.rows.updateOne(
+          {
+            _id: rowId(campaignId, marketId, r.globalUserId),
+            $or: [{ selectedRunId: { $exists: false } }, { selectedRunId: runId }],
+          },
+          { $set: set },
+        );
+        return res.matchedCount;
+      }),
+    );
+    return written.reduce((a, b) => a + b, 0);
+  }
+}
