@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { describeError } from '../lib/errors.ts';
+import { benchNotifications } from './notifications.ts';
 import { benchRss } from './rss.ts';
 import { benchRuntime } from './runtime.ts';
 
@@ -28,6 +29,21 @@ program
   .option('--settle <seconds>', 'seconds after ready before reading RSS', positive, 5)
   .action(async (opts: { rounds: number; settle: number }) => {
     await benchRss({ rounds: opts.rounds, settleSeconds: opts.settle });
+    process.exit(0);
+  });
+
+program
+  .command('notifications')
+  .description('reminder generation for one market vs the raw DynamoDB BatchWriteItem rate (the limit)')
+  .option('--fans <n>', 'eligible winners of the market', positive, 100_000)
+  .option(
+    '--concurrency <n>',
+    'BatchWriteItem requests in flight (generator and raw loop alike)',
+    positive,
+    16,
+  )
+  .action(async (opts: { fans: number; concurrency: number }) => {
+    await benchNotifications(opts);
     process.exit(0);
   });
 

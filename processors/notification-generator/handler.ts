@@ -1,7 +1,7 @@
 import type { Clock } from '../../lib/clock.ts';
 import { describeError } from '../../lib/errors.ts';
 import type { Pager } from '../../lib/pagerduty.ts';
-import { type ReminderFan, reminderRecords } from '../../notifications/reminder-records.ts';
+import { reminderRecords } from '../../notifications/reminder-records.ts';
 import {
   type BatchHandler,
   type BatchItemOutcome,
@@ -19,7 +19,7 @@ import type { WinnerQueries } from '../../stores/winners.ts';
 //   - a market already date.notified is skipped (a redelivered, replayed or repeated request);
 //   - a missing campaign (or market) is logged and skipped;
 //   - the eligible fans (winners with a code for this market and a +1 phone) are read page by
-//     page with a cursor on globalUserId, turned into localized reminder records (the pure
+//     page from one server-side cursor, turned into localized reminder records (the pure
 //     reminderRecords) and streamed to the demand table, 25 items a BatchWriteItem;
 //   - records without a body are dropped and counted by reason;
 //   - everything written → date.notified (conditional: set once); no eligible fan → zero records,
@@ -61,25 +61,12 @@ async function writeMarket(
   const session = r.reminders.session();
   const dropped: Record<string, number> = {};
   let ineligible = 0;
-  let after = '';
-  let next: Promise<ReminderFan[]> | undefined = r.winners.reminderFans(
-    request.campaignId,
-    request.marketId,
-    after,
-    FAN_PAGE,
-  );
   try {
-    while (next) {
-      const fans: ReminderFan[] = await next;
-      next = undefined;
-      if (fans.length === FAN_PAGE) {
-        after = fans.at(-1)!.globalUserId;
-        next = r.winners.reminderFans(request.campaignId, request.marketId, after, FAN_PAGE);
-        next.catch(() => {}); // awaited on the next turn; a failure surfaces there
-      }
+    for await (const fans of r.winners.reminderFans(request.campaignId, request.marketId, FAN_PAGE)) {
       const batch = reminderRecords(campaign, market, fans);
       ineligible += batch.ineligible;
       for (const [reason, n] of Object.entries(batch.dropped)) dropped[reason] = (dropped[reason] ?? 0) + n;
+      // resolves once the page is in flight: the next page is read while it is written
       await session.push(batch.records);
     }
   } catch (err) {
