@@ -95,6 +95,14 @@ export async function benchNotifications(opts: NotificationsBenchOptions): Promi
       return items.length / ((performance.now() - start) / 1000);
     };
 
+    // The other side of the generator: reading the market's eligible winners alone (the cursor).
+    const readStart = performance.now();
+    let read = 0;
+    for await (const page of new MongoWinnerQueries(db).reminderFans(campaignId, 'lax', 2_000))
+      read += page.length;
+    const readRate = read / ((performance.now() - readStart) / 1000);
+    console.log(`scoring store cursor alone: ${readRate.toFixed(0)} rows/s`);
+
     const rawBefore = await rawLoop();
     console.log(`raw BatchWriteItem loop (before): ${rawBefore.toFixed(0)} items/s`);
 
@@ -147,6 +155,7 @@ export async function benchNotifications(opts: NotificationsBenchOptions): Promi
         rawBatchWriteItemsPerSecAfter: Math.round(rawAfter),
         rawBatchWriteItemsPerSec: Math.round(limit),
         ratio: Number(ratio.toFixed(3)),
+        scoringCursorRowsPerSec: Math.round(readRate),
         goalRatio: 0.8,
       })}`,
     );

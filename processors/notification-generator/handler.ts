@@ -61,15 +61,24 @@ async function writeMarket(
   const session = r.reminders.session();
   const dropped: Record<string, number> = {};
   let ineligible = 0;
+  const pages = r.winners
+    .reminderFans(request.campaignId, request.marketId, FAN_PAGE)
+    [Symbol.asyncIterator]();
   try {
-    for await (const fans of r.winners.reminderFans(request.campaignId, request.marketId, FAN_PAGE)) {
-      const batch = reminderRecords(campaign, market, fans);
+    // One page read ahead: the cursor fetches page k + 1 while page k is being written.
+    let next = pages.next();
+    for (;;) {
+      const page = await next;
+      if (page.done) break;
+      next = pages.next();
+      next.catch(() => {}); // awaited on the next turn; a failure surfaces there
+      const batch = reminderRecords(campaign, market, page.value);
       ineligible += batch.ineligible;
       for (const [reason, n] of Object.entries(batch.dropped)) dropped[reason] = (dropped[reason] ?? 0) + n;
-      // resolves once the page is in flight: the next page is read while it is written
       await session.push(batch.records);
     }
   } catch (err) {
+    await pages.return?.(undefined).catch(() => {});
     await session.finish(); // let what is in flight land before deciding anything
     throw err;
   }
