@@ -6,8 +6,9 @@ import type { UserProfile } from './users.ts';
 // Read-only queries of the notification jobs over selection's results (the scoring rows, where
 // selection writes verdict and code) and the user store (email, names):
 //   - the reminder-eligible winners of a market, counted (plan-sends) and streamed in pages from
-//     one server-side cursor (the generator: never a whole market in memory; FerretDB answers a
-//     cursor's getMore about 3x faster than a fresh range query per page);
+//     one server-side cursor (the generator: never a whole market in memory, and no query re-run
+//     per page: on the local FerretDB, range queries of 2,000 read 5,000 rows in 4.2 s, one
+//     cursor 10,000 in 2.5 s, one measurement on a loaded machine);
 //   - a campaign's winners with a code, paged by a range on _id, and their profiles (the email export).
 // The database does the coarse filtering (verdict, code, +1 phone); notifications/eligibility.ts
 // stays the one definition, applied again to every row.
