@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { describeError } from '../lib/errors.ts';
 import { benchAnalytics } from './analytics.ts';
 import { benchConnector } from './connector.ts';
+import { benchNotifications } from './notifications.ts';
 import { benchRegistration } from './registration.ts';
 import { benchRss } from './rss.ts';
 import { benchRuntime } from './runtime.ts';
@@ -69,6 +70,21 @@ program
   .option('--rate <n>', 'items per second of the steady phase', positive, 100)
   .action(async (opts: { backlog: number; items: number; rate: number }) => {
     await benchConnector(opts);
+    process.exit(0);
+  });
+
+program
+  .command('notifications')
+  .description('reminder generation for one market vs the raw DynamoDB BatchWriteItem rate (the limit)')
+  .option('--fans <n>', 'eligible winners of the market', positive, 100_000)
+  .option(
+    '--concurrency <n>',
+    'BatchWriteItem requests in flight (generator and raw loop alike)',
+    positive,
+    16,
+  )
+  .action(async (opts: { fans: number; concurrency: number }) => {
+    await benchNotifications(opts);
     process.exit(0);
   });
 

@@ -78,6 +78,18 @@ export const VARIABLES = {
     default: '1000',
     doc: "plan-sends: reminders the SMS sender delivers per hour; sizes each market's send window.",
   },
+  REGFLOW_PAGERDUTY_URL: {
+    default: 'https://events.pagerduty.com/v2/enqueue',
+    doc: 'PagerDuty Events API v2 (or compatible) endpoint where the notification generator opens an incident on a total failure.',
+  },
+  REGFLOW_PAGERDUTY_ROUTING_KEY: {
+    default: '',
+    doc: 'Routing (integration) key of those incidents. Empty: no incident is sent, the failure is only logged at error level.',
+  },
+  REGFLOW_CRM_BUCKET: {
+    default: 'regflow-crm-exports',
+    doc: 'S3 bucket of the CRM team where the email reminder exports are written (the export writer creates it if missing).',
+  },
   REGFLOW_LOG_LEVEL: { default: 'info', doc: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
   REGFLOW_CACHE_DIR: {
     default: '$XDG_CACHE_HOME/regflow or ~/.cache/regflow',
@@ -138,9 +150,14 @@ export interface Config {
     sessionTimeoutMs: number;
     batchMaxRecords: number;
   };
-  api: { host: string; port: number; jwtSecret: string };
   schedulers: { leaseTtlMs: number; catchUpMax: number };
-  notifications: { sendRatePerHour: number };
+  notifications: {
+    sendRatePerHour: number;
+    pagerDutyUrl: string;
+    pagerDutyRoutingKey: string;
+    crmBucket: string;
+  };
+  api: { host: string; port: number; jwtSecret: string };
   logLevel: z.infer<typeof logLevel>;
   paths: { cacheDir: string; dataDir: string };
   keepInfra: boolean;
@@ -248,6 +265,15 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     notifications: {
       sendRatePerHour: read(env, 'REGFLOW_NOTIFICATION_SEND_RATE', intIn(1, 10_000_000)),
+      pagerDutyUrl: read(env, 'REGFLOW_PAGERDUTY_URL', httpUrl),
+      pagerDutyRoutingKey: read(env, 'REGFLOW_PAGERDUTY_ROUTING_KEY', z.string().max(128)),
+      crmBucket: read(
+        env,
+        'REGFLOW_CRM_BUCKET',
+        z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 of a-z 0-9 . -)'),
+      ),
     },
     logLevel: read(env, 'REGFLOW_LOG_LEVEL', logLevel),
     paths: {

@@ -65,6 +65,34 @@ const zoneName = (locale: string, timezone: string, at: Date) =>
     .formatToParts(at)
     .find((p) => p.type === 'timeZoneName')?.value ?? timezone;
 
+// Every fan of a market shares its presale instant, zone and one of three locales, and rendering
+// the date (Intl + date-fns in a zone) is most of a message's cost: remember the last renderings.
+const WHEN_CACHE_MAX = 256;
+const whenCache = new Map<string, { when: string; zone: string } | null>();
+
+function renderWhen(
+  locale: SupportedLocale,
+  timezone: string,
+  presaleAt: Date,
+): { when: string; zone: string } | null {
+  const key = `${locale}|${timezone}|${presaleAt.getTime()}`;
+  const cached = whenCache.get(key);
+  if (cached !== undefined) return cached;
+  let rendered: { when: string; zone: string } | null;
+  try {
+    const template: Template = TEMPLATES[locale];
+    rendered = {
+      zone: zoneName(locale, timezone, presaleAt),
+      when: format(presaleAt, template.when, { locale: template.dateLocale, in: tz(timezone) }),
+    };
+  } catch {
+    rendered = null;
+  }
+  if (whenCache.size >= WHEN_CACHE_MAX) whenCache.clear();
+  whenCache.set(key, rendered);
+  return rendered;
+}
+
 const blank = (v: unknown) => typeof v !== 'string' || v.trim() === '';
 
 export function reminderMessage(input: ReminderInput): ReminderMessage {
@@ -76,17 +104,10 @@ export function reminderMessage(input: ReminderInput): ReminderMessage {
   if (blank(input.eventLink) || !/^https?:\/\/\S+$/.test(input.eventLink)) return missing('eventLink');
   if (!(input.presaleAt instanceof Date) || Number.isNaN(input.presaleAt.getTime()))
     return missing('presaleAt');
-  let zone: string;
-  try {
-    zone = zoneName(locale, input.timezone, input.presaleAt);
-  } catch {
-    return missing('timezone');
-  }
+  const rendered = renderWhen(locale, input.timezone, input.presaleAt);
+  if (!rendered) return missing('timezone');
+  const { when, zone } = rendered;
   const template: Template = TEMPLATES[locale];
-  const when = format(input.presaleAt, template.when, {
-    locale: template.dateLocale,
-    in: tz(input.timezone),
-  });
   const body = template.text({
     event: input.eventName.trim(),
     when,

@@ -1,7 +1,13 @@
 import type { AnyProcessorDefinition } from '../runtime/types.ts';
 import { ANALYTICS_ROUTER, analyticsRouterProcessor } from './analytics-router/processor.ts';
 import { ECHO, echoProcessor } from './echo/processor.ts';
+import { EXPORT_WRITER, exportWriterProcessor } from './export-writer/processor.ts';
+import {
+  NOTIFICATION_GENERATOR,
+  notificationGeneratorProcessor,
+} from './notification-generator/processor.ts';
 import { SAMPLE_STORE, sampleStoreProcessor } from './sample-store/processor.ts';
+import { SCHEDULER_JOBS, schedulerJobsProcessor } from './scheduler-jobs/processor.ts';
 
 // Every runnable processor by name (= its consumer group id in topology/index.ts).
 
@@ -9,4 +15,7 @@ export const PROCESSORS: Readonly<Record<string, () => AnyProcessorDefinition>> 
   [ECHO]: () => echoProcessor(),
   [SAMPLE_STORE]: () => sampleStoreProcessor(),
   [ANALYTICS_ROUTER]: () => analyticsRouterProcessor(),
+  [SCHEDULER_JOBS]: () => schedulerJobsProcessor(),
+  [NOTIFICATION_GENERATOR]: () => notificationGeneratorProcessor(),
+  [EXPORT_WRITER]: () => exportWriterProcessor(),
 };

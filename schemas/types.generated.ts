@@ -228,6 +228,37 @@ export type DemandChangeOp = 'INSERT' | 'MODIFY' | 'REMOVE';
 
 export type DemandChangeSource = 'STREAM' | 'SNAPSHOT';
 
+/** A campaign's email reminder export that is due (the spec's triggerReminderEmail → Exports Service POST /exports). Key: campaignId. The export writer uploads the CSV to the CRM bucket, then removes dueAt from date.sendReminderEmails and sets date.triggeredEmailReminders. */
+export interface ExportRequest {
+  /** <campaignId>@<dueAt as UTC ISO>: the same on every tick until it is done; also names the object key. */
+  exportId: string;
+  /** REMINDER_EMAILS (the only kind today). */
+  kind: string;
+  campaignId: string;
+  /** The earliest due date of date.sendReminderEmails that this export handles. */
+  dueAt: number;
+  /** The scheduler tick that requested it. */
+  tickId: string;
+  /** The tick job's now, by the injected clock. */
+  requestedAt: number;
+}
+
+/** A market whose presale reminders are due (markets-to-notify, spec Use Case 4 Polling Phase). Key: <campaignId>:<marketId>. The notification generator writes the market's reminder records, then sets date.notified. */
+export interface NotificationRequest {
+  /** <campaignId>:<marketId>@<date.notification as UTC ISO>: the same for every poll of one planned notification (deduplication). */
+  requestId: string;
+  campaignId: string;
+  marketId: string;
+  /** The market's date.notification when it was polled. */
+  notificationAt: number;
+  /** The market's presale start when it was polled. */
+  presaleAt: number;
+  /** The scheduler tick whose poll requested it. */
+  tickId: string;
+  /** The poll's now, by the injected clock. */
+  requestedAt: number;
+}
+
 /** Record type of the reference processor `echo`, used by the runtime tests and the benchmark. */
 export interface SampleEvent {
   /** Unique per event; lets tests find their records. */

@@ -105,6 +105,24 @@ export const topology: Topology = {
       description:
         'data.records envelopes the analytics-router refused (unknown type, empty or malformed payload, schema violation), reason in headers',
     },
+    {
+      name: 'notifications.requests',
+      partitions: 6,
+      cleanupPolicy: CleanupPolicy.DELETE,
+      retentionMs: 7 * DAY_MS,
+      valueSchema: 'notification-request',
+      description:
+        'markets whose presale reminders are due (markets-to-notify, every 5 minutes), keyed <campaignId>:<marketId>, requestId deterministic per planned notification',
+    },
+    {
+      name: 'exports.requests',
+      partitions: 3,
+      cleanupPolicy: CleanupPolicy.DELETE,
+      retentionMs: 7 * DAY_MS,
+      valueSchema: 'export-request',
+      description:
+        'email reminder exports that are due (reminder-emails, every 15 minutes), keyed by campaignId, exportId = <campaignId>@<dueAt>',
+    },
   ],
   processors: [
     {
@@ -137,6 +155,30 @@ export const topology: Topology = {
         'data.records.rejected',
       ],
       retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
+    },
+    {
+      name: 'scheduler-jobs',
+      description:
+        'the jobs of the scheduler ticks: plan-sends (writes date.notification), markets-to-notify (requests per due market, cleanup of past presales), reminder-emails (export requests)',
+      inputs: ['scheduler.ticks'],
+      outputs: ['notifications.requests', 'exports.requests'],
+      retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 5000, tierDelaysMs: [60000] },
+    },
+    {
+      name: 'notification-generator',
+      description:
+        "writes a market's localized reminder records to the demand table (25 per BatchWriteItem), then sets date.notified; a total failure opens a PagerDuty incident",
+      inputs: ['notifications.requests'],
+      outputs: [],
+      retry: { attempts: 3, initialDelayMs: 500, maxDelayMs: 10000, tierDelaysMs: [60000] },
+    },
+    {
+      name: 'export-writer',
+      description:
+        "writes a campaign's email reminder CSV to the CRM bucket (S3, deterministic key and content), then removes the handled date.sendReminderEmails",
+      inputs: ['exports.requests'],
+      outputs: [],
+      retry: { attempts: 3, initialDelayMs: 500, maxDelayMs: 10000, tierDelaysMs: [60000, 300000] },
     },
   ],
   connectors: [

@@ -1,0 +1,170 @@
+import { randomBytes } from 'node:crypto';
+import { BatchWriteItemCommand, DeleteTableCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { loadConfig } from '../config/index.ts';
+import { createDynamoDb, createMongo } from '../lib/clients.ts';
+import { SimulatedClock } from '../lib/clock.ts';
+import { MemoryPager } from '../lib/pagerduty.ts';
+import { reminderRecords } from '../notifications/reminder-records.ts';
+import { generateForMarket } from '../processors/notification-generator/handler.ts';
+import { DemandTable } from '../stores/demand-table.ts';
+import { MongoNotificationCampaigns } from '../stores/notification-campaigns.ts';
+import { MongoNotificationStateStore } from '../stores/notification-state.ts';
+import { BATCH_WRITE_MAX, DynamoReminderWriter, reminderItem } from '../stores/reminder-writer.ts';
+import { MongoScoringStore } from '../stores/scoring.ts';
+import { MongoWinnerQueries } from '../stores/winners.ts';
+import { closedCampaign, SCENARIO_NOTIFY_AT, scoringRows } from '../test/fixtures/notifications.ts';
+
+// Notification generation for one market with N eligible winners (default 100,000), against the
+// limit: the same DynamoDB endpoint's raw BatchWriteItem rate from a plain SDK loop (25 items a
+// request, the same concurrency, the same items), measured in the same run before and after.
+// The scoring rows are bulk-inserted into a database of the bench's own (seeding is not timed).
+
+export interface NotificationsBenchOptions {
+  fans: number;
+  concurrency: number;
+}
+
+const name = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+
+export async function benchNotifications(opts: NotificationsBenchOptions): Promise<void> {
+  const config = loadConfig();
+  const mongo = createMongo(config.mongodb);
+  await mongo.connect();
+  const dynamo = createDynamoDb(config.dynamodb);
+  const dbName = name('bench_notify').replace(/-/g, '_');
+  const db = mongo.db(dbName);
+  const tables = { raw: name('bench-raw'), gen: name('bench-gen') };
+  const campaignId = 'bench';
+  try {
+    await Promise.all(Object.values(tables).map((t) => new DemandTable(dynamo, t).ensureTable()));
+    await new MongoScoringStore(db).init();
+    const rows = scoringRows(campaignId, 'lax', opts.fans).slice(0, opts.fans);
+    const seedStart = performance.now();
+    for (let i = 0; i < rows.length; i += 5_000)
+      await db
+        .collection('scoring_rows')
+        .insertMany(
+          rows
+            .slice(i, i + 5_000)
+            .map((r) => ({ _id: `${r.campaignId}:${r.marketId}:${r.globalUserId}`, ...r })) as never[],
+        );
+    await db.collection('campaigns').insertOne({ _id: campaignId, ...closedCampaign(campaignId) } as never);
+    console.log(
+      `seeded ${rows.length} eligible winners in ${((performance.now() - seedStart) / 1000).toFixed(1)} s`,
+    );
+
+    // The same items the generator writes, for the plain loop.
+    const campaign = closedCampaign(campaignId);
+    const m = campaign.markets[0]!;
+    const items = reminderRecords(
+      { id: campaignId, name: campaign.name },
+      {
+        id: m.id,
+        campaignId,
+        presaleAt: new Date(m.presale.startsAt),
+        timezone: m.presale.timeZone,
+        eventLink: m.event.url,
+      },
+      rows.map((r) => ({
+        globalUserId: r.globalUserId,
+        verdict: r.verdict ?? null,
+        phoneNumber: r.phone ?? null,
+        code: r.code ? { marketId: r.marketId, value: r.code } : null,
+        locale: r.locale,
+      })),
+    ).records.map((r) => ({ PutRequest: { Item: reminderItem(r) } }) as WriteRequest);
+
+    const rawLoop = async (): Promise<number> => {
+      const start = performance.now();
+      let next = 0;
+      const worker = async () => {
+        for (;;) {
+          const i = next;
+          next += BATCH_WRITE_MAX;
+          if (i >= items.length) return;
+          let pending = items.slice(i, i + BATCH_WRITE_MAX);
+          while (pending.length > 0) {
+            const out = await dynamo.send(
+              new BatchWriteItemCommand({ RequestItems: { [tables.raw]: pending } }),
+            );
+            pending = out.UnprocessedItems?.[tables.raw] ?? [];
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: opts.concurrency }, worker));
+      return items.length / ((performance.now() - start) / 1000);
+    };
+
+    // The other side of the generator: reading the market's eligible winners alone (the cursor).
+    const readStart = performance.now();
+    let read = 0;
+    for await (const page of new MongoWinnerQueries(db).reminderFans(campaignId, 'lax', 2_000))
+      read += page.length;
+    const readRate = read / ((performance.now() - readStart) / 1000);
+    console.log(`scoring store cursor alone: ${readRate.toFixed(0)} rows/s`);
+
+    const rawBefore = await rawLoop();
+    console.log(`raw BatchWriteItem loop (before): ${rawBefore.toFixed(0)} items/s`);
+
+    const state = new MongoNotificationStateStore(db);
+    const resources = {
+      campaigns: new MongoNotificationCampaigns(db),
+      state,
+      winners: new MongoWinnerQueries(db),
+      reminders: new DynamoReminderWriter(dynamo, tables.gen, { concurrency: opts.concurrency }),
+      pager: new MemoryPager(),
+      clock: new SimulatedClock(SCENARIO_NOTIFY_AT),
+    };
+    const log = { info: () => {}, warn: (o: object, msg?: string) => console.warn(msg, o) };
+    const genStart = performance.now();
+    const outcome = await generateForMarket(
+      {
+        requestId: 'bench',
+        campaignId,
+        marketId: 'lax',
+        notificationAt: SCENARIO_NOTIFY_AT.getTime(),
+        presaleAt: Date.parse(m.presale.startsAt),
+        tickId: 'bench',
+        requestedAt: SCENARIO_NOTIFY_AT.getTime(),
+      },
+      resources,
+      log,
+    );
+    const genSeconds = (performance.now() - genStart) / 1000;
+    if (outcome.status !== 'NOTIFIED')
+      throw new Error(`generation did not succeed: ${JSON.stringify(outcome)}`);
+    const genRate = outcome.written / genSeconds;
+    console.log(
+      `generation: ${outcome.written} reminder records in ${genSeconds.toFixed(1)} s = ${genRate.toFixed(0)} records/s`,
+    );
+
+    const rawAfter = await rawLoop();
+    console.log(`raw BatchWriteItem loop (after): ${rawAfter.toFixed(0)} items/s`);
+    const limit = (rawBefore + rawAfter) / 2;
+    const ratio = genRate / limit;
+    console.log(`generation / raw limit (mean of before and after) = ${ratio.toFixed(2)} (goal >= 0.8)`);
+    console.log(
+      `BENCH ${JSON.stringify({
+        bench: 'notifications',
+        eligibleWinners: opts.fans,
+        recordsWritten: outcome.written,
+        concurrency: opts.concurrency,
+        generationSeconds: Number(genSeconds.toFixed(2)),
+        generationRecordsPerSec: Math.round(genRate),
+        rawBatchWriteItemsPerSecBefore: Math.round(rawBefore),
+        rawBatchWriteItemsPerSecAfter: Math.round(rawAfter),
+        rawBatchWriteItemsPerSec: Math.round(limit),
+        ratio: Number(ratio.toFixed(3)),
+        scoringCursorRowsPerSec: Math.round(readRate),
+        goalRatio: 0.8,
+      })}`,
+    );
+  } finally {
+    await Promise.all(
+      Object.values(tables).map((t) => dynamo.send(new DeleteTableCommand({ TableName: t })).catch(() => {})),
+    );
+    await db.dropDatabase().catch(() => {});
+    await mongo.close();
+    dynamo.destroy();
+  }
+}
