@@ -30,6 +30,20 @@ export interface ConnectorCheckpoint {
 
 export type ConnectorCheckpointKind = 'SHARD' | 'SNAPSHOT';
 
+/** The envelope every producer writes to data.records (the spec's dataQueue message): what changed, as a typed payload, and where it came from. Deliberately permissive: `type` is a string and `data` is JSON text, so that any record, valid or not, decodes and reaches analytics-router, which rejects the invalid ones to data.records.rejected with a reason instead of failing at decode. The payload is typed on the per-type topics, not here. */
+export interface DataRecord {
+  /** CAMPAIGN, EVENT_MAPPING, MARKET, REGISTERED_MARKET or REGISTRATION. A string, not an enum: an unknown type must reach the router to be rejected with reason UNKNOWN_TYPE. */
+  type: string;
+  /** The entity payload as JSON text (an object). JSON text rather than an Avro union of JSON values: it carries any payload from any producer language, including empty or malformed ones, which the router rejects (EMPTY_PAYLOAD, MALFORMED_PAYLOAD, SCHEMA_VIOLATION) with the field named. */
+  data: string;
+  /** When the change happened at the source (epoch millis). */
+  occurredAt: number;
+  /** The producing system, e.g. campaign-management or entry-replicator. */
+  source: string;
+  /** Identifies this change at its source (e.g. a stream sequence number or a change id), not the entity: the same change sent again carries the same id, and so gets the same dedup id downstream. */
+  sourceRecordId: string;
+}
+
 /** One change of an item of the DynamoDB demand-table, as the DynamoDB Streams connector read it (or a synthetic INSERT of a snapshot). Keyed by the item's key `PK|SK`, so the changes of one item stay in order. */
 export interface DemandChange {
   /** The stream record's eventID; for a snapshot INSERT `snapshot:<snapshotId>:<PK|SK>`. Unique per change: a dedup id. */
@@ -58,6 +72,103 @@ export type DemandChangeOp = 'INSERT' | 'MODIFY' | 'REMOVE';
 
 export type DemandChangeSource = 'STREAM' | 'SNAPSHOT';
 
+/** One fan change of an entry of the demand-table, kept by entry-filter for replication (the spec's saveEntriesQueue message). Keyed like demand.changes (`PK|SK`), so the changes of one entry stay in order. */
+export interface EntryChange {
+  /** The stream record's sequence number (the spec's recordId); for a snapshot INSERT its eventId. Stable: the same change always carries the same id. */
+  recordId: string;
+  /** The demand.changes eventId this change came from. */
+  eventId: string;
+  /** UPSERT: the entry was created or changed by the fan. DELETE: the entry was withdrawn (REMOVE). */
+  kind: EntryChangeKind;
+  /** The DynamoDB operation behind the change. */
+  sourceOp: EntryChangeSourceOp;
+  /** The DynamoDB table the change happened in (the replicator validates against it). */
+  table: string;
+  /** Campaign of the entry (SK entry#{campaignId}). */
+  campaignId: string;
+  /** The fan (PK fan:{globalUserId}). */
+  globalUserId: string;
+  /** The item's version after the change (UPSERT) or of the deleted item (DELETE): monotonic per item; the guard of every write downstream. */
+  version: number;
+  /** date.updated of the item after the change (UPSERT) or of the deleted item (DELETE), ISO 8601. */
+  updated: string | null;
+  /** date.fanModified of the item, ISO 8601. */
+  fanModified: string | null;
+  /** The entry after the change; null for DELETE. */
+  entry: EntryPayload | null;
+  /** Markets of the item before the change (old image); empty for an INSERT. A DELETE carries the withdrawn entry's markets here. */
+  previousMarkets: string[];
+  /** The stream record's sequence number; null for a snapshot INSERT. */
+  sequenceNumber: string | null;
+  /** When DynamoDB recorded the change (epoch ms): replication lag is measured from it. */
+  approximateCreationTime: number;
+}
+
+export type EntryChangeKind = 'UPSERT' | 'DELETE';
+
+export type EntryChangeSourceOp = 'INSERT' | 'MODIFY' | 'REMOVE';
+
+/** The entry as the registration API normalized it. */
+export interface EntryPayload {
+  /** Email. */
+  email: string;
+  /** First name. */
+  firstName: string | null;
+  /** Last name. */
+  lastName: string | null;
+  /** Phone, E.164. */
+  phone: string | null;
+  /** Postal code. */
+  postalCode: string | null;
+  /** Locale, e.g. en-US. */
+  locale: string;
+  /** Selected markets, in the fan's order of preference. */
+  markets: string[];
+  /** Marketing preferences. */
+  marketing: EntryMarketing;
+  /** The fan asked to transfer from the linked campaign. */
+  doTransfer: boolean | null;
+  /** The linked campaign the entry was transferred from. */
+  linkedFrom: string | null;
+  /** When the entry was first written, ISO 8601. */
+  createdAt: string | null;
+}
+
+export interface EntryMarketing {
+  /** Email marketing accepted. */
+  emailOptIn: boolean;
+  /** SMS marketing accepted. */
+  smsOptIn: boolean;
+}
+
+/** An entry change the entry-replicator refused to replicate because it no longer matches the demand-table (the spec's race condition, Scenario 3): not retried; counted as regflow_records_out_total{topic="entries.rejected"}. Keyed like entries.replicate (`PK|SK`). */
+export interface EntryRejection {
+  /** The rejected change's recordId (stream sequence number). */
+  recordId: string;
+  /** Campaign of the entry. */
+  campaignId: string;
+  /** The fan. */
+  globalUserId: string;
+  /** What the change would have done. */
+  kind: RejectedChangeKind;
+  /** STALE: the current item has another version or date.updated. ITEM_DELETED: an upsert whose item is gone. ITEM_RECREATED: a deletion whose item exists again. */
+  reason: EntryRejectionReason;
+  /** Version the change carried. */
+  changeVersion: number;
+  /** date.updated the change carried. */
+  changeUpdated: string | null;
+  /** Version of the current item; null when there is none. */
+  currentVersion: number | null;
+  /** date.updated of the current item; null when there is none. */
+  currentUpdated: string | null;
+  /** When the replicator rejected it. */
+  rejectedAt: number;
+}
+
+export type RejectedChangeKind = 'UPSERT' | 'DELETE';
+
+export type EntryRejectionReason = 'STALE' | 'ITEM_DELETED' | 'ITEM_RECREATED';
+
 /** Record type of the reference processor `echo`, used by the runtime tests and the benchmark. */
 export interface SampleEvent {
   /** Unique per event; lets tests find their records. */
@@ -72,4 +183,37 @@ export interface SampleEvent {
   behavior: string;
   /** When the producer created the event (epoch millis); end-to-end latency is measured from it. */
   producedAt: number;
+}
+
+/** A fan's profile as of one replicated entry change (the spec's userInfoQueue message), for user-upserter. Keyed by globalUserId. Carries personal data: internal topic. */
+export interface UserProfile {
+  /** The fan. */
+  globalUserId: string;
+  /** Email. */
+  email: string;
+  /** First name. */
+  firstName: string | null;
+  /** Last name. */
+  lastName: string | null;
+  /** Phone, E.164. */
+  phone: string | null;
+  /** Postal code. */
+  postalCode: string | null;
+  /** Locale. */
+  locale: string | null;
+  /** Marketing preferences. */
+  marketing: UserMarketing | null;
+  /** Version of the entry change this profile came from: the user store keeps the highest. */
+  version: number;
+  /** date.updated of that change, ISO 8601. */
+  updatedAt: string;
+  /** recordId of that change. */
+  sourceRecordId: string;
+}
+
+export interface UserMarketing {
+  /** Email marketing accepted. */
+  emailOptIn: boolean;
+  /** SMS marketing accepted. */
+  smsOptIn: boolean;
 }
