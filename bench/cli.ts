@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { describeError } from '../lib/errors.ts';
+import { benchReplication } from './replication.ts';
 import { benchRss } from './rss.ts';
 import { benchRuntime } from './runtime.ts';
 
@@ -28,6 +29,25 @@ program
   .option('--settle <seconds>', 'seconds after ready before reading RSS', positive, 5)
   .action(async (opts: { rounds: number; settle: number }) => {
     await benchRss({ rounds: opts.rounds, settleSeconds: opts.settle });
+    process.exit(0);
+  });
+
+program
+  .command('replication')
+  .description(
+    'replication lag: DynamoDB write → visible in the entry store, connector and processors as child processes',
+  )
+  .option('--count <n>', 'registrations written', positive, 10_000)
+  .option('--rate <n>', 'registrations per second (steady)', positive, 200)
+  .option('--poll <ms>', 'entry-store poll interval', positive, 50)
+  .option('--connector-poll <ms>', "connector's idle GetRecords interval (its default: 500)", positive, 500)
+  .action(async (opts: { count: number; rate: number; poll: number; connectorPoll: number }) => {
+    await benchReplication({
+      count: opts.count,
+      rate: opts.rate,
+      pollMs: opts.poll,
+      connectorPollMs: opts.connectorPoll,
+    });
     process.exit(0);
   });
 

@@ -65,6 +65,7 @@ export function entryReplicatorHandler(
   return async (records, ctx) => {
     const { demand, entries, scoring } = ctx.resources;
     const outcomes: BatchItemOutcome[] = new Array(records.length);
+    const t0 = performance.now();
 
     // 1. Validate against the current items.
     let current: Map<string, CurrentItem | null>;
@@ -76,6 +77,7 @@ export function entryReplicatorHandler(
       return records.map(() => failed(error));
     }
 
+    const tRead = performance.now();
     // 2. Reject stale changes; group the valid ones for the store.
     const groups = new Map<string, number[]>();
     records.forEach((r, i) => {
@@ -139,6 +141,7 @@ export function entryReplicatorHandler(
       }),
     );
 
+    const tStore = performance.now();
     // 4 + 5. Scoring rows, unflag, outputs — per change.
     await Promise.all(
       written.map(async (i) => {
@@ -172,6 +175,17 @@ export function entryReplicatorHandler(
           outcomes[i] = failed(error);
         }
       }),
+    );
+    const tEnd = performance.now();
+    ctx.log.info(
+      {
+        records: records.length,
+        written: written.length,
+        readMs: Math.round(tRead - t0),
+        storeMs: Math.round(tStore - tRead),
+        effectsMs: Math.round(tEnd - tStore),
+      },
+      'entry changes replicated',
     );
     return outcomes;
   };
