@@ -189,7 +189,7 @@ describe('replication', () => {
       timeoutMs: 20_000,
       intervalMs: 100,
     });
-  });
+  }, 120_000);
 
   it('insert → update → withdraw flow from DynamoDB through connector, filter, replicator and user-upserter', async () => {
     const s = await setup();
