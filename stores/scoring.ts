@@ -194,6 +194,7 @@ export class MongoScoringStore implements ScoringStore {
       }),
     );
     const dropped = marker.markets?.filter((m) => !selected.includes(m));
+    if (dropped !== undefined && dropped.length === 0) return { upserted, stale, removed: 0 };
     const removed = await this.removeRows(campaignId, globalUserId, dropped, { $lt: entryVersion });
     await this.settle(campaignId, globalUserId, entryVersion * 2, selected);
     return { upserted, stale, removed };

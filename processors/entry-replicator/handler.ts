@@ -156,12 +156,16 @@ export function entryReplicatorHandler(
               change.version,
               scoringRowsOf(change),
             );
-            const unflag = await demand.unflag(refOf(change), change.version, change.updated);
-            if (unflag === 'changed')
-              ctx.log.info(
-                { recordId: change.recordId },
-                'item changed since validation: left flagged for its next change',
-              );
+            // Already unflagged when validated (a replay after the unflag): nothing to write.
+            const item = current.get(refKey(refOf(change)));
+            if (item?.needsReplication !== false) {
+              const unflag = await demand.unflag(refOf(change), change.version, change.updated);
+              if (unflag === 'changed')
+                ctx.log.info(
+                  { recordId: change.recordId },
+                  'item changed since validation: left flagged for its next change',
+                );
+            }
             outputs.push({ topic: topics.users, key: change.globalUserId, value: profileOf(change) });
           } else {
             await scoring.deleteFanRows(change.campaignId, change.globalUserId, change.version);
