@@ -38,7 +38,7 @@ program
     'replication lag: DynamoDB write → visible in the entry store, connector and processors as child processes',
   )
   .option('--count <n>', 'registrations written', positive, 10_000)
-  .option('--rate <n>', 'registrations per second (steady)', positive, 200)
+  .option('--rate <n>', 'registrations per second (steady)', positive, 50)
   .option('--poll <ms>', 'entry-store poll interval', positive, 50)
   .option('--connector-poll <ms>', "connector's idle GetRecords interval (its default: 500)", positive, 500)
   .action(async (opts: { count: number; rate: number; poll: number; connectorPoll: number }) => {
