@@ -41,15 +41,25 @@ program
   .option('--rate <n>', 'registrations per second (steady)', positive, 50)
   .option('--poll <ms>', 'entry-store poll interval', positive, 50)
   .option('--connector-poll <ms>', "connector's idle GetRecords interval (its default: 500)", positive, 500)
-  .action(async (opts: { count: number; rate: number; poll: number; connectorPoll: number }) => {
-    await benchReplication({
-      count: opts.count,
-      rate: opts.rate,
-      pollMs: opts.poll,
-      connectorPollMs: opts.connectorPoll,
-    });
-    process.exit(0);
-  });
+  .option('--concurrency <n>', 'partitions each processor handles at once (of 6)', positive, 6)
+  .action(
+    async (opts: {
+      count: number;
+      rate: number;
+      poll: number;
+      connectorPoll: number;
+      concurrency: number;
+    }) => {
+      await benchReplication({
+        count: opts.count,
+        rate: opts.rate,
+        pollMs: opts.poll,
+        connectorPollMs: opts.connectorPoll,
+        concurrency: opts.concurrency,
+      });
+      process.exit(0);
+    },
+  );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`bench: ${describeError(err)}`);

@@ -22,6 +22,8 @@ export interface ReplicationBenchOptions {
   rate: number;
   pollMs: number;
   connectorPollMs: number;
+  /** Partitions each processor handles at once (the topics have 6). */
+  concurrency: number;
 }
 
 const quantile = (sorted: number[], q: number) =>
@@ -73,6 +75,7 @@ export async function benchReplication(opts: ReplicationBenchOptions): Promise<v
       FIXTURE_PREFIX: s.prefix,
       FIXTURE_TIERS: s.tiers.join(','),
       REGFLOW_MONGODB_URL: s.db.url,
+      FIXTURE_CONCURRENCY: String(opts.concurrency),
       REGFLOW_LOG_LEVEL: process.env.BENCH_DEBUG ? 'info' : 'warn',
     });
     children.push(connector, processors);
@@ -204,6 +207,7 @@ export async function benchReplication(opts: ReplicationBenchOptions): Promise<v
       pollMs: opts.pollMs,
       pollQueryMs: stats(pollDurations),
       connectorPollMs: opts.connectorPollMs,
+      concurrency: opts.concurrency,
       rejected,
       deadLetters: dead,
     };

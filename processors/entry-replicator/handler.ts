@@ -30,9 +30,9 @@ import {
 //   3. the valid ones, split into puts and deletions per campaign, go to the entry store in calls of
 //      at most 25 (a failed call fails its changes alone, retriably: the runtime's 3 in-place
 //      attempts with exponential backoff are the spec's 3 retries, then the retry topics);
-//   4. per replicated change: the fan's scoring rows (upsert the selected markets, drop the others;
-//      all rows on a deletion), then needsReplication unflagged by a conditional write that only
-//      succeeds if the item still has this version and date.updated;
+//   4. per change the entry store holds: the fan's scoring rows (upsert the selected markets, drop
+//      the others; all rows on a deletion) and, side by side, needsReplication unflagged by a
+//      conditional write that only succeeds if the item still has this version and date.updated;
 //   5. outputs: the fan's profile (users.upserts), REGISTRATION / REGISTERED_MARKET (data.records).
 // Every effect is guarded by the entry version, so a redelivered or late change never moves the
 // entry store or the scoring rows backwards: "already there" (stale in the store) counts as done.
@@ -150,22 +150,27 @@ export function entryReplicatorHandler(
         try {
           const outputs: OutputRecord[] = [];
           if (change.kind === 'UPSERT') {
-            await scoring.replaceFanRows(
-              change.campaignId,
-              change.globalUserId,
-              change.version,
-              scoringRowsOf(change),
-            );
-            // Already unflagged when validated (a replay after the unflag): nothing to write.
+            // The entry store has this version: its scoring rows and the unflag are independent
+            // effects, written side by side (a failure of either retries the change, and both are
+            // idempotent). Already unflagged when validated (a replay after the unflag): no write.
             const item = current.get(refKey(refOf(change)));
-            if (item?.needsReplication !== false) {
-              const unflag = await demand.unflag(refOf(change), change.version, change.updated);
-              if (unflag === 'changed')
+            const unflag = async () => {
+              if (item?.needsReplication === false) return;
+              if ((await demand.unflag(refOf(change), change.version, change.updated)) === 'changed')
                 ctx.log.info(
                   { recordId: change.recordId },
                   'item changed since validation: left flagged for its next change',
                 );
-            }
+            };
+            await Promise.all([
+              scoring.replaceFanRows(
+                change.campaignId,
+                change.globalUserId,
+                change.version,
+                scoringRowsOf(change),
+              ),
+              unflag(),
+            ]);
             outputs.push({ topic: topics.users, key: change.globalUserId, value: profileOf(change) });
           } else {
             await scoring.deleteFanRows(change.campaignId, change.globalUserId, change.version);
