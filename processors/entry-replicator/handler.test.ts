@@ -124,7 +124,7 @@ function setup() {
     resources: { demand, entries, scoring },
   };
   const handle = (records: InputRecord<EntryChange>[]) =>
-    entryReplicatorHandler(TOPICS, () => 42)(records, ctx);
+    entryReplicatorHandler(TOPICS, () => 42, 200)(records, ctx);
   return { demand, entries, scoring, warnings, handle };
 }
 
@@ -304,5 +304,21 @@ describe('entry-replicator', () => {
     const [o] = await handle([upsert('u1', ['A'], 1, at(0))]);
     expect('outputs' in o!).toBe(true);
     expect(demand.get('u1', 'c1')).toMatchObject({ version: 2, needsReplication: true });
+  });
+
+  it('a DynamoDB read or store call that never answers fails the changes retriably instead of blocking', async () => {
+    const { demand, entries, handle } = setup();
+    demand.set('u1', 'c1', 1, at(0));
+    const hang = () => new Promise<never>(() => {});
+    const current = demand.current.bind(demand);
+    demand.current = hang;
+    const [o] = await handle([upsert('u1', ['A'], 1, at(0))]);
+    expect('error' in o! && o.error).toBeInstanceOf(RetriableError);
+    expect('error' in o! && String(o.error)).toMatch(/demand-table read: no answer within 200 ms/);
+    demand.current = current;
+    entries.upsertEntries = hang;
+    const [p] = await handle([upsert('u1', ['A'], 1, at(0))]);
+    expect('error' in p! && String(p.error)).toMatch(/entry store write: no answer/);
+    expect(demand.get('u1', 'c1')?.needsReplication).toBe(true);
   });
 });

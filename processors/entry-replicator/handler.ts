@@ -1,4 +1,5 @@
 import { describeError, RetriableError } from '../../lib/errors.ts';
+import { withTimeout } from '../../lib/retry.ts';
 import {
   type BatchHandler,
   type BatchItemOutcome,
@@ -37,6 +38,9 @@ import {
 // Every effect is guarded by the entry version, so a redelivered or late change never moves the
 // entry store or the scoring rows backwards: "already there" (stale in the store) counts as done.
 
+/** Longest wait for one store or DynamoDB call before the change fails retriably (a hung call never blocks the partition). */
+export const CALL_TIMEOUT_MS = 15_000;
+
 export interface EntryReplicatorResources {
   demand: DemandItems;
   entries: EntryStore;
@@ -61,6 +65,7 @@ const retriable = (what: string, err: unknown) =>
 export function entryReplicatorHandler(
   topics: ReplicatorTopics,
   now: () => number = Date.now,
+  callTimeoutMs = CALL_TIMEOUT_MS,
 ): BatchHandler<EntryChange, EntryReplicatorResources> {
   return async (records, ctx) => {
     const { demand, entries, scoring } = ctx.resources;
@@ -70,7 +75,11 @@ export function entryReplicatorHandler(
     // 1. Validate against the current items.
     let current: Map<string, CurrentItem | null>;
     try {
-      current = await demand.current(records.map((r) => refOf(r.value)));
+      current = await withTimeout(
+        demand.current(records.map((r) => refOf(r.value))),
+        callTimeoutMs,
+        'demand-table read',
+      );
     } catch (err) {
       const error = retriable('demand-table read failed; changes not replicated unvalidated', err);
       ctx.log.warn({ err: describeError(err), records: records.length }, error.message);
@@ -115,10 +124,10 @@ export function entryReplicatorHandler(
           const changes = call.map((i) => records[i]!.value);
           const { kind, campaignId } = changes[0]!;
           try {
-            const result =
+            const write =
               kind === 'UPSERT'
-                ? await entries.upsertEntries(campaignId, changes.map(entryRecordOf))
-                : await entries.deleteEntries(
+                ? entries.upsertEntries(campaignId, changes.map(entryRecordOf))
+                : entries.deleteEntries(
                     campaignId,
                     changes.map((c) => ({
                       globalUserId: c.globalUserId,
@@ -126,6 +135,7 @@ export function entryReplicatorHandler(
                       deletedAt: c.updated ?? undefined,
                     })),
                   );
+            const result = await withTimeout(write, callTimeoutMs, 'entry store write');
             if (result.stale.length > 0)
               ctx.log.info(
                 { campaignId, kind, already: result.stale.length },
@@ -162,18 +172,26 @@ export function entryReplicatorHandler(
                   'item changed since validation: left flagged for its next change',
                 );
             };
-            await Promise.all([
-              scoring.replaceFanRows(
-                change.campaignId,
-                change.globalUserId,
-                change.version,
-                scoringRowsOf(change),
-              ),
-              unflag(),
-            ]);
+            await withTimeout(
+              Promise.all([
+                scoring.replaceFanRows(
+                  change.campaignId,
+                  change.globalUserId,
+                  change.version,
+                  scoringRowsOf(change),
+                ),
+                unflag(),
+              ]),
+              callTimeoutMs,
+              'scoring rows and unflag',
+            );
             outputs.push({ topic: topics.users, key: change.globalUserId, value: profileOf(change) });
           } else {
-            await scoring.deleteFanRows(change.campaignId, change.globalUserId, change.version);
+            await withTimeout(
+              scoring.deleteFanRows(change.campaignId, change.globalUserId, change.version),
+              callTimeoutMs,
+              'scoring rows',
+            );
           }
           const key = `${change.campaignId}:${change.globalUserId}`;
           for (const value of dataRecordsOf(change)) outputs.push({ topic: topics.dataRecords, key, value });

@@ -1,4 +1,5 @@
 import { describeError, RetriableError } from '../../lib/errors.ts';
+import { withTimeout } from '../../lib/retry.ts';
 import { type BatchHandler, failed, succeeded } from '../../runtime/types.ts';
 import type { UserProfile as UserProfileMessage } from '../../schemas/types.generated.ts';
 import { MAX_USER_BATCH, type UserProfile, type UserStore } from '../../stores/users.ts';
@@ -32,7 +33,11 @@ export function userUpserterHandler(): BatchHandler<UserProfileMessage, UserUpse
     for (let start = 0; start < records.length; start += MAX_USER_BATCH) {
       const chunk = records.slice(start, start + MAX_USER_BATCH);
       try {
-        const result = await ctx.resources.users.upsertUsers(chunk.map((r) => userRecordOf(r.value)));
+        const result = await withTimeout(
+          ctx.resources.users.upsertUsers(chunk.map((r) => userRecordOf(r.value))),
+          15_000,
+          'user store upsert',
+        );
         if (result.stale.length > 0)
           ctx.log.info({ already: result.stale.length }, 'user store already had these versions');
         chunk.forEach((_, i) => {
