@@ -179,7 +179,8 @@ export async function benchReplication(opts: ReplicationBenchOptions): Promise<v
       connector: stage((i) => writtenAt[i], connectorAt),
       filter: stage((i) => connectorAt.get(i), filterAt),
       replicator: stage((i) => filterAt.get(i), replicatorAt),
-      visibleAfterReplicatorProduce: stage((i) => visibleAt[i], replicatorAt),
+      // After the entry store write: scoring rows, unflag, then the transaction (outputs produced).
+      replicatorAfterVisible: stage((i) => visibleAt[i], replicatorAt),
     };
     const dead = await deadLetters(admin, s);
     const rejected = (await admin.fetchTopicOffsets(s.topics.rejected)).reduce(
@@ -226,6 +227,9 @@ export async function benchReplication(opts: ReplicationBenchOptions): Promise<v
     );
     console.log(
       `  replicator (replicate → data.records)      p50 ${stages.replicator.p50}  p99 ${stages.replicator.p99} ms`,
+    );
+    console.log(
+      `  of which after the entry store write (scoring, unflag, commit) p50 ${stages.replicatorAfterVisible.p50}  p99 ${stages.replicatorAfterVisible.p99} ms`,
     );
     console.log(`bottleneck (largest p50 stage): ${bottleneck}; poll query p50 ${result.pollQueryMs.p50} ms`);
     console.log(`rejected ${rejected}, dead letters ${dead}`);
