@@ -4,6 +4,7 @@ import { benchAnalytics } from './analytics.ts';
 import { benchConnector } from './connector.ts';
 import { benchNotifications } from './notifications.ts';
 import { benchRegistration } from './registration.ts';
+import { benchReplication } from './replication.ts';
 import { benchRss } from './rss.ts';
 import { benchRuntime } from './runtime.ts';
 
@@ -58,6 +59,35 @@ program
   .action(
     async (opts: { duration: number; connections: number; writeConnections: number; rounds: number }) => {
       await benchRegistration(opts);
+      process.exit(0);
+    },
+  );
+
+program
+  .command('replication')
+  .description(
+    'replication lag: DynamoDB write → visible in the entry store, connector and processors as child processes',
+  )
+  .option('--count <n>', 'registrations written', positive, 10_000)
+  .option('--rate <n>', 'registrations per second (steady)', positive, 50)
+  .option('--poll <ms>', 'entry-store poll interval', positive, 50)
+  .option('--connector-poll <ms>', "connector's idle GetRecords interval (its default: 500)", positive, 500)
+  .option('--concurrency <n>', 'partitions each processor handles at once (of 6)', positive, 6)
+  .action(
+    async (opts: {
+      count: number;
+      rate: number;
+      poll: number;
+      connectorPoll: number;
+      concurrency: number;
+    }) => {
+      await benchReplication({
+        count: opts.count,
+        rate: opts.rate,
+        pollMs: opts.poll,
+        connectorPollMs: opts.connectorPoll,
+        concurrency: opts.concurrency,
+      });
       process.exit(0);
     },
   );

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isRetriable } from './errors.ts';
+import { isRetriable, RetriableError } from './errors.ts';
 
 // The one retry helper: `createRetry(options)(fn)`, exponential backoff with full jitter.
 // Retriability is a property of the error (see errors.ts), never decided here.
@@ -106,5 +106,22 @@ export async function waitFor(
     }
     if (Date.now() >= deadline) return false;
     await sleep(intervalMs);
+  }
+}
+
+/**
+ * Settles like `promise`, or rejects with a RetriableError naming `what` after `ms`: a call that
+ * never answers (a hung socket to a store) must fail and be retried, never block its partition. The
+ * call itself is not cancelled: use it for idempotent effects (or pass an AbortSignal as well).
+ */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RetriableError(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,6 +1,8 @@
 import type { AnyProcessorDefinition } from '../runtime/types.ts';
 import { ANALYTICS_ROUTER, analyticsRouterProcessor } from './analytics-router/processor.ts';
 import { ECHO, echoProcessor } from './echo/processor.ts';
+import { ENTRY_FILTER, entryFilterProcessor } from './entry-filter/processor.ts';
+import { ENTRY_REPLICATOR, entryReplicatorProcessor } from './entry-replicator/processor.ts';
 import { EXPORT_WRITER, exportWriterProcessor } from './export-writer/processor.ts';
 import {
   NOTIFICATION_GENERATOR,
@@ -8,6 +10,7 @@ import {
 } from './notification-generator/processor.ts';
 import { SAMPLE_STORE, sampleStoreProcessor } from './sample-store/processor.ts';
 import { SCHEDULER_JOBS, schedulerJobsProcessor } from './scheduler-jobs/processor.ts';
+import { USER_UPSERTER, userUpserterProcessor } from './user-upserter/processor.ts';
 
 // Every runnable processor by name (= its consumer group id in topology/index.ts).
 
@@ -18,4 +21,7 @@ export const PROCESSORS: Readonly<Record<string, () => AnyProcessorDefinition>> 
   [SCHEDULER_JOBS]: () => schedulerJobsProcessor(),
   [NOTIFICATION_GENERATOR]: () => notificationGeneratorProcessor(),
   [EXPORT_WRITER]: () => exportWriterProcessor(),
+  [ENTRY_FILTER]: () => entryFilterProcessor(),
+  [ENTRY_REPLICATOR]: () => entryReplicatorProcessor(),
+  [USER_UPSERTER]: () => userUpserterProcessor(),
 };

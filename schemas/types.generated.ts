@@ -228,6 +228,103 @@ export type DemandChangeOp = 'INSERT' | 'MODIFY' | 'REMOVE';
 
 export type DemandChangeSource = 'STREAM' | 'SNAPSHOT';
 
+/** One fan change of an entry of the demand-table, kept by entry-filter for replication (the spec's saveEntriesQueue message). Keyed like demand.changes (`PK|SK`), so the changes of one entry stay in order. */
+export interface EntryChange {
+  /** The stream record's sequence number (the spec's recordId); for a snapshot INSERT its eventId. Stable: the same change always carries the same id. */
+  recordId: string;
+  /** The demand.changes eventId this change came from. */
+  eventId: string;
+  /** UPSERT: the entry was created or changed by the fan. DELETE: the entry was withdrawn (REMOVE). */
+  kind: EntryChangeKind;
+  /** The DynamoDB operation behind the change. */
+  sourceOp: EntryChangeSourceOp;
+  /** The DynamoDB table the change happened in (the replicator validates against it). */
+  table: string;
+  /** Campaign of the entry (SK entry#{campaignId}). */
+  campaignId: string;
+  /** The fan (PK fan:{globalUserId}). */
+  globalUserId: string;
+  /** The item's version after the change (UPSERT) or of the deleted item (DELETE): monotonic per item; the guard of every write downstream. */
+  version: number;
+  /** date.updated of the item after the change (UPSERT) or of the deleted item (DELETE), ISO 8601. */
+  updated: string | null;
+  /** date.fanModified of the item, ISO 8601. */
+  fanModified: string | null;
+  /** The entry after the change; null for DELETE. */
+  entry: EntryPayload | null;
+  /** Markets of the item before the change (old image); empty for an INSERT. A DELETE carries the withdrawn entry's markets here. */
+  previousMarkets: string[];
+  /** The stream record's sequence number; null for a snapshot INSERT. */
+  sequenceNumber: string | null;
+  /** When DynamoDB recorded the change (epoch ms): replication lag is measured from it. */
+  approximateCreationTime: number;
+}
+
+export type EntryChangeKind = 'UPSERT' | 'DELETE';
+
+export type EntryChangeSourceOp = 'INSERT' | 'MODIFY' | 'REMOVE';
+
+/** The entry as the registration API normalized it. */
+export interface EntryPayload {
+  /** Email. */
+  email: string;
+  /** First name. */
+  firstName: string | null;
+  /** Last name. */
+  lastName: string | null;
+  /** Phone, E.164. */
+  phone: string | null;
+  /** Postal code. */
+  postalCode: string | null;
+  /** Locale, e.g. en-US. */
+  locale: string;
+  /** Selected markets, in the fan's order of preference. */
+  markets: string[];
+  /** Marketing preferences. */
+  marketing: EntryMarketing;
+  /** The fan asked to transfer from the linked campaign. */
+  doTransfer: boolean | null;
+  /** The linked campaign the entry was transferred from. */
+  linkedFrom: string | null;
+  /** When the entry was first written, ISO 8601. */
+  createdAt: string | null;
+}
+
+export interface EntryMarketing {
+  /** Email marketing accepted. */
+  emailOptIn: boolean;
+  /** SMS marketing accepted. */
+  smsOptIn: boolean;
+}
+
+/** An entry change the entry-replicator refused to replicate because it no longer matches the demand-table (the spec's race condition, Scenario 3): not retried; counted as regflow_records_out_total{topic="entries.rejected"}. Keyed like entries.replicate (`PK|SK`). */
+export interface EntryRejection {
+  /** The rejected change's recordId (stream sequence number). */
+  recordId: string;
+  /** Campaign of the entry. */
+  campaignId: string;
+  /** The fan. */
+  globalUserId: string;
+  /** What the change would have done. */
+  kind: RejectedChangeKind;
+  /** STALE: the current item has another version or date.updated. ITEM_DELETED: an upsert whose item is gone. ITEM_RECREATED: a deletion whose item exists again. */
+  reason: EntryRejectionReason;
+  /** Version the change carried. */
+  changeVersion: number;
+  /** date.updated the change carried. */
+  changeUpdated: string | null;
+  /** Version of the current item; null when there is none. */
+  currentVersion: number | null;
+  /** date.updated of the current item; null when there is none. */
+  currentUpdated: string | null;
+  /** When the replicator rejected it. */
+  rejectedAt: number;
+}
+
+export type RejectedChangeKind = 'UPSERT' | 'DELETE';
+
+export type EntryRejectionReason = 'STALE' | 'ITEM_DELETED' | 'ITEM_RECREATED';
+
 /** A campaign's email reminder export that is due (the spec's triggerReminderEmail → Exports Service POST /exports). Key: campaignId. The export writer uploads the CSV to the CRM bucket, then removes dueAt from date.sendReminderEmails and sets date.triggeredEmailReminders. */
 export interface ExportRequest {
   /** <campaignId>@<dueAt as UTC ISO>: the same on every tick until it is done; also names the object key. */
@@ -297,4 +394,37 @@ export interface SchedulerTick {
   leaderEpoch: number;
   /** Id of the scheduler replica that fired it. */
   firedBy: string;
+}
+
+/** A fan's profile as of one replicated entry change (the spec's userInfoQueue message), for user-upserter. Keyed by globalUserId. Carries personal data: internal topic. */
+export interface UserProfile {
+  /** The fan. */
+  globalUserId: string;
+  /** Email. */
+  email: string;
+  /** First name. */
+  firstName: string | null;
+  /** Last name. */
+  lastName: string | null;
+  /** Phone, E.164. */
+  phone: string | null;
+  /** Postal code. */
+  postalCode: string | null;
+  /** Locale. */
+  locale: string | null;
+  /** Marketing preferences. */
+  marketing: UserMarketing | null;
+  /** Version of the entry change this profile came from: the user store keeps the highest. */
+  version: number;
+  /** date.updated of that change, ISO 8601. */
+  updatedAt: string;
+  /** recordId of that change. */
+  sourceRecordId: string;
+}
+
+export interface UserMarketing {
+  /** Email marketing accepted. */
+  emailOptIn: boolean;
+  /** SMS marketing accepted. */
+  smsOptIn: boolean;
 }

@@ -7,9 +7,11 @@ import { ensureIndexes, isDuplicateKey } from './mongo.ts';
 //
 // Never backwards: a per-(campaign, fan) marker holds the order of the last change applied
 // (2 × version for a write, 2 × version + 1 for a deletion, so a deletion beats a write of the same
-// version). A change first moves the marker with a guarded upsert (stale → nothing is touched), then
-// upserts the selected markets' rows with its version and deletes the fan's rows with a lower version
-// (the markets the fan dropped). Re-applying the same change is idempotent, so a crash between the
+// version) and the markets that may have rows. A change first moves the marker with a guarded upsert
+// adding its markets (stale → nothing is touched), then upserts the selected markets' rows with its
+// version, deletes by _id the rows of the other listed markets with a lower version (the markets the
+// fan dropped), and finally trims the marker's list to the selected markets. Every write addresses
+// one _id: FerretDB scans a whole collection for any other filter. Re-applying the same change is idempotent, so a crash between the
 // marker and the rows is repaired by the replay. Selection's fields (verdict, code, selectedRunId)
 // are left alone by those writes.
 
@@ -69,6 +71,8 @@ interface RowDoc extends ScoringRow {
 interface FanMarkerDoc {
   _id: string;
   order: number;
+  /** Markets that may have rows of this fan (the current ones once the rows are in step). */
+  markets?: string[];
 }
 
 const rowId = (campaignId: string, marketId: string, globalUserId: string) =>
@@ -83,19 +87,64 @@ export class MongoScoringStore implements ScoringStore {
     this.fans = db.collection<FanMarkerDoc>('scoring_fans');
   }
 
-  /** Moves the fan's marker to `order` unless a later change got there first. */
-  private async advance(campaignId: string, globalUserId: string, order: number): Promise<boolean> {
+  /**
+   * Moves the fan's marker to `order` unless a later change got there first, and adds `markets` to
+   * the markets it lists. Returns the markets that may have rows (the union), or null when stale;
+   * undefined markets: a marker written before the marker listed them.
+   */
+  private async advance(
+    campaignId: string,
+    globalUserId: string,
+    order: number,
+    markets: readonly string[],
+  ): Promise<{ markets: string[] | undefined } | null> {
     try {
-      const r = await this.fans.updateOne(
+      const doc = await this.fans.findOneAndUpdate(
         { _id: `${campaignId}:${globalUserId}`, order: { $lte: order } },
-        { $set: { order } },
-        { upsert: true },
+        { $set: { order }, $addToSet: { markets: { $each: [...markets] } } },
+        { upsert: true, returnDocument: 'before' },
       );
-      return r.matchedCount + r.upsertedCount > 0;
+      // No document before: the marker was created now. One without a list: written before lists existed.
+      if (doc === null) return { markets: [...markets] };
+      if (doc.markets === undefined) return { markets: undefined };
+      return { markets: [...new Set([...doc.markets, ...markets])] };
     } catch (err) {
-      if (isDuplicateKey(err)) return false;
+      if (isDuplicateKey(err)) return null;
       throw err;
     }
+  }
+
+  /** After the rows are in step: the marker lists only the current markets (unless a later change moved it). */
+  private async settle(campaignId: string, globalUserId: string, order: number, markets: readonly string[]) {
+    await this.fans.updateOne(
+      { _id: `${campaignId}:${globalUserId}`, order },
+      { $set: { markets: [...markets] } },
+    );
+  }
+
+  /**
+   * Removes the fan's rows of `markets` written by a version matching `version` — by _id, so the
+   * server never scans the collection (FerretDB pushes down only _id). Without a market list (a
+   * marker from before the list existed) it falls back to a query on the fan.
+   */
+  private async removeRows(
+    campaignId: string,
+    globalUserId: string,
+    markets: readonly string[] | undefined,
+    version: Record<string, number>,
+  ): Promise<number> {
+    if (markets === undefined) {
+      const r = await this.rows.deleteMany({ campaignId, globalUserId, entryVersion: version });
+      return r.deletedCount;
+    }
+    const deleted = await Promise.all(
+      markets.map(
+        async (m) =>
+          (await this.rows.deleteOne({ _id: rowId(campaignId, m, globalUserId), entryVersion: version }))
+            .deletedCount,
+      ),
+    );
+    return deleted.reduce((a, b) => a + b, 0);
   }
 
   async init(): Promise<void> {
@@ -112,8 +161,9 @@ export class MongoScoringStore implements ScoringStore {
     entryVersion: number,
     rows: readonly ScoringInput[],
   ): Promise<{ upserted: number; stale: number; removed: number }> {
-    if (!(await this.advance(campaignId, globalUserId, entryVersion * 2)))
-      return { upserted: 0, stale: rows.length, removed: 0 };
+    const selected = rows.map((r) => r.marketId);
+    const marker = await this.advance(campaignId, globalUserId, entryVersion * 2, selected);
+    if (marker === null) return { upserted: 0, stale: rows.length, removed: 0 };
     let upserted = 0;
     let stale = 0;
     await Promise.all(
@@ -143,18 +193,19 @@ export class MongoScoringStore implements ScoringStore {
         }
       }),
     );
-    const removed = await this.rows.deleteMany({
-      campaignId,
-      globalUserId,
-      entryVersion: { $lt: entryVersion },
-    });
-    return { upserted, stale, removed: removed.deletedCount };
+    const dropped = marker.markets?.filter((m) => !selected.includes(m));
+    if (dropped !== undefined && dropped.length === 0) return { upserted, stale, removed: 0 };
+    const removed = await this.removeRows(campaignId, globalUserId, dropped, { $lt: entryVersion });
+    await this.settle(campaignId, globalUserId, entryVersion * 2, selected);
+    return { upserted, stale, removed };
   }
 
   async deleteFanRows(campaignId: string, globalUserId: string, entryVersion: number): Promise<number> {
-    if (!(await this.advance(campaignId, globalUserId, entryVersion * 2 + 1))) return 0;
-    const r = await this.rows.deleteMany({ campaignId, globalUserId, entryVersion: { $lte: entryVersion } });
-    return r.deletedCount;
+    const marker = await this.advance(campaignId, globalUserId, entryVersion * 2 + 1, []);
+    if (marker === null) return 0;
+    const removed = await this.removeRows(campaignId, globalUserId, marker.markets, { $lte: entryVersion });
+    await this.settle(campaignId, globalUserId, entryVersion * 2 + 1, []);
+    return removed;
   }
 
   async listRows(

@@ -123,6 +123,32 @@ export const topology: Topology = {
       description:
         'email reminder exports that are due (reminder-emails, every 15 minutes), keyed by campaignId, exportId = <campaignId>@<dueAt>',
     },
+    {
+      name: 'entries.replicate',
+      partitions: 6,
+      cleanupPolicy: CleanupPolicy.DELETE,
+      retentionMs: 7 * DAY_MS,
+      valueSchema: 'entry-change',
+      description:
+        "the fan's entry changes kept by entry-filter (the spec's saveEntriesQueue): typed entry, version, date.updated, recordId = stream sequence number; keyed PK|SK",
+    },
+    {
+      name: 'entries.rejected',
+      partitions: 6,
+      cleanupPolicy: CleanupPolicy.DELETE,
+      retentionMs: 30 * DAY_MS,
+      valueSchema: 'entry-rejection',
+      description:
+        'entry changes the entry-replicator refused because the demand-table moved on (Scenario 3), with the reason; never retried',
+    },
+    {
+      name: 'users.upserts',
+      partitions: 6,
+      cleanupPolicy: CleanupPolicy.DELETE,
+      retentionMs: 7 * DAY_MS,
+      valueSchema: 'user-profile',
+      description: "fans' profiles from replicated entries (the spec's userInfoQueue), keyed by globalUserId",
+    },
   ],
   processors: [
     {
@@ -179,6 +205,30 @@ export const topology: Topology = {
       inputs: ['exports.requests'],
       outputs: [],
       retry: { attempts: 3, initialDelayMs: 500, maxDelayMs: 10000, tierDelaysMs: [60000, 300000] },
+    },
+    {
+      name: 'entry-filter',
+      description:
+        "the spec's enqueueEntries: keeps fan-modified entry changes (or needsReplication: true) and withdrawals, as typed entry changes; skips system writes",
+      inputs: ['demand.changes'],
+      outputs: ['entries.replicate'],
+      retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
+    },
+    {
+      name: 'entry-replicator',
+      description:
+        "the spec's saveEntries (batches of 25): validates each change against the current item, rejects stale ones, writes the entry store and scoring rows, unflags needsReplication, publishes profiles and data records",
+      inputs: ['entries.replicate'],
+      outputs: ['users.upserts', 'data.records', 'entries.rejected'],
+      retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 2000, tierDelaysMs: [5000, 30000, 300000] },
+    },
+    {
+      name: 'user-upserter',
+      description:
+        "the spec's upsertUsers: batches of 25 profiles into the user store (highest version wins)",
+      inputs: ['users.upserts'],
+      outputs: [],
+      retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
     },
   ],
   connectors: [
