@@ -1,9 +1,11 @@
 import type { Producer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import {
+  MAX_SEND_BYTES,
   type OffsetReader,
   PartitionProducers,
   type ProducerFactory,
+  splitForSend,
   transactionalIdOf,
 } from './transactions.ts';
 
@@ -146,5 +148,36 @@ describe('PartitionProducers', () => {
     f.onConnect(() => {});
     expect(await producers.acquire(T, 0)).toBeNull();
     expect(f.opened).toHaveLength(1);
+  });
+});
+
+describe('splitForSend', () => {
+  const message = (topic: string, bytes: number, n: number) => ({
+    topic,
+    key: `k${n}`,
+    value: Buffer.alloc(bytes),
+    headers: {},
+  });
+
+  it('keeps a small transaction in one send, grouped by topic in order', () => {
+    const sends = splitForSend([message('a', 10, 1), message('b', 10, 2), message('a', 10, 3)]);
+    expect(sends).toHaveLength(1);
+    expect(sends[0]?.map((t) => [t.topic, t.messages.map((m) => m.key)])).toEqual([
+      ['a', ['k1', 'k3']],
+      ['b', ['k2']],
+    ]);
+  });
+
+  it('cuts a large transaction into sends under the limit, keeping every record once and in order', () => {
+    const messages = Array.from({ length: 2_000 }, (_, i) => message('out', 1_000, i));
+    const sends = splitForSend(messages);
+    expect(sends.length).toBeGreaterThanOrEqual(4);
+    for (const send of sends) {
+      const bytes = send.flatMap((t) => t.messages).reduce((n, m) => n + (m.value as Buffer).length, 0);
+      expect(bytes).toBeLessThanOrEqual(MAX_SEND_BYTES);
+    }
+    expect(sends.flatMap((s) => s.flatMap((t) => t.messages.map((m) => m.key)))).toEqual(
+      messages.map((m) => m.key),
+    );
   });
 });

@@ -53,6 +53,45 @@ export async function connectFenced(producer: Producer): Promise<void> {
   await fence(producer);
 }
 
+/**
+ * Most bytes of records in one produce request of a transaction. kafkajs puts all of a request's
+ * records for one partition into one record batch, and the broker refuses a batch over
+ * `message.max.bytes` (1 MiB by default) with MESSAGE_TOO_LARGE: a chunk whose outputs all go to
+ * one partition (echo keeps keys, so partition p's records all land on output partition p) would
+ * abort forever. So a transaction's records go out in several requests when they are larger.
+ */
+export const MAX_SEND_BYTES = 512 * 1024;
+
+const sizeOf = (m: EncodedMessage) => {
+  let n = (m.value?.length ?? 0) + (m.key?.length ?? 0) + 64;
+  for (const [k, v] of Object.entries(m.headers)) n += k.length + v.length;
+  return n;
+};
+
+/** The messages grouped by topic, cut into sends of at most MAX_SEND_BYTES (order kept per topic). */
+export function splitForSend(
+  messages: readonly EncodedMessage[],
+  maxBytes = MAX_SEND_BYTES,
+): TopicMessages[][] {
+  const sends: TopicMessages[][] = [];
+  let byTopic = new Map<string, TopicMessages>();
+  let bytes = 0;
+  for (const m of messages) {
+    const size = sizeOf(m);
+    if (bytes > 0 && bytes + size > maxBytes) {
+      sends.push([...byTopic.values()]);
+      byTopic = new Map();
+      bytes = 0;
+    }
+    const entry = byTopic.get(m.topic) ?? { topic: m.topic, messages: [] };
+    entry.messages.push({ key: m.key, value: m.value, headers: m.headers });
+    byTopic.set(m.topic, entry);
+    bytes += size;
+  }
+  if (byTopic.size > 0) sends.push([...byTopic.values()]);
+  return sends;
+}
+
 export class PartitionProducers {
   private readonly partitions = new Map<string, PartitionState>();
   /** The partitions of the current generation's assignment; a producer opens only for these. */
@@ -136,17 +175,12 @@ export class PartitionProducers {
     messages: EncodedMessage[],
     nextOffset: bigint,
   ): Promise<void> {
-    const byTopic = new Map<string, TopicMessages>();
-    for (const m of messages) {
-      const entry = byTopic.get(m.topic) ?? { topic: m.topic, messages: [] };
-      entry.messages.push({ key: m.key, value: m.value, headers: m.headers });
-      byTopic.set(m.topic, entry);
-    }
+    const sends = splitForSend(messages);
     this.begun++;
     await this.faults?.beforeTransaction?.({ transaction: this.begun, topic, partition });
     const txn = await state.producer.transaction();
     try {
-      if (byTopic.size > 0) await txn.sendBatch({ topicMessages: [...byTopic.values()], acks: -1 });
+      for (const topicMessages of sends) await txn.sendBatch({ topicMessages, acks: -1 });
       await txn.sendOffsets({
         consumerGroupId: this.group,
         topics: [{ topic, partitions: [{ partition, offset: nextOffset.toString() }] }],
