@@ -6,6 +6,7 @@ import { registerDlq } from './dlq.ts';
 import { registerReplay } from './replay.ts';
 import { registerRun } from './run.ts';
 import { registerSchedulers } from './schedulers.ts';
+import { registerSelection } from './selection.ts';
 import { registerStart } from './start.ts';
 import { registerTail } from './tail.ts';
 import { registerTopics } from './topics.ts';
@@ -28,6 +29,7 @@ registerTopics(program);
 registerSchedulers(program);
 registerCampaign(program);
 registerApi(program);
+registerSelection(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`regflow: ${describeError(err)}`);

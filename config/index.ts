@@ -78,6 +78,10 @@ export const VARIABLES = {
     default: '1000',
     doc: "plan-sends: reminders the SMS sender delivers per hour; sizes each market's send window.",
   },
+  REGFLOW_SELECTION_MIN_RESERVE: {
+    default: '500',
+    doc: 'selection-planner: fewest codes a non-TM market reserves per run (the spec minimum; the surplus over the winners is released).',
+  },
   REGFLOW_LOG_LEVEL: { default: 'info', doc: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
   REGFLOW_CACHE_DIR: {
     default: '$XDG_CACHE_HOME/regflow or ~/.cache/regflow',
@@ -132,6 +136,7 @@ export interface Config {
   };
   schedulers: { leaseTtlMs: number; catchUpMax: number };
   notifications: { sendRatePerHour: number };
+  selection: { minReserve: number };
   api: { host: string; port: number; jwtSecret: string };
   logLevel: z.infer<typeof logLevel>;
   paths: { cacheDir: string; dataDir: string };
@@ -233,6 +238,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     notifications: {
       sendRatePerHour: read(env, 'REGFLOW_NOTIFICATION_SEND_RATE', intIn(1, 10_000_000)),
+    },
+    selection: {
+      minReserve: read(env, 'REGFLOW_SELECTION_MIN_RESERVE', intIn(0, 10_000_000)),
     },
     api: {
       host: read(env, 'REGFLOW_API_HOST', z.string().min(1)),

@@ -29,6 +29,8 @@ export interface CodeDoc {
   importedAt: string;
   reservedAt?: string;
   assignedAt?: string;
+  /** The shared code of a TM-ticketer market: assigned to every winner. */
+  shared?: boolean;
 }
 
 export interface PoolCounts {
@@ -302,10 +304,15 @@ export class MongoCodeStore {
     return released.reduce((a, b) => a + b, 0);
   }
 
-  /** The shared code of a TM-ticketer market: the pool's first code by value, whatever its state. */
+  /**
+   * The shared code of a TM-ticketer market: the pool's first code by value, whatever its state,
+   * flagged `shared` (idempotent) so assignments to many fans are expected.
+   */
   async sharedCode(campaignId: string, marketId: string): Promise<string | undefined> {
     const doc = await this.codes.find({ campaignId, marketId }).sort({ code: 1 }).limit(1).next();
-    return doc?.code;
+    if (!doc) return undefined;
+    await retried(() => this.codes.updateOne({ _id: doc._id }, { $set: { shared: true } }));
+    return doc.code;
   }
 
   /**
@@ -322,7 +329,9 @@ export class MongoCodeStore {
   ): Promise<'assigned' | 'unchanged'> {
     const _id = codeId(campaignId, marketId, code);
     const assignedAt = this.now().toISOString();
-    if (options.shared) {
+    const shared =
+      options.shared ?? (await this.codes.findOne({ _id }, { projection: { shared: 1 } }))?.shared === true;
+    if (shared) {
       const r = await retried(() =>
         this.codes.updateOne(
           { _id, status: { $ne: 'assigned' } },
