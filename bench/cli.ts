@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { describeError } from '../lib/errors.ts';
 import { benchRss } from './rss.ts';
 import { benchRuntime } from './runtime.ts';
+import { benchSelection } from './selection.ts';
 
 const positive = (v: string) => {
   const n = Number(v);
@@ -28,6 +29,16 @@ program
   .option('--settle <seconds>', 'seconds after ready before reading RSS', positive, 5)
   .action(async (opts: { rounds: number; settle: number }) => {
     await benchRss({ rounds: opts.rounds, settleSeconds: opts.settle });
+    process.exit(0);
+  });
+
+program
+  .command('selection')
+  .description('Scenario 1 end to end (request → verdicts and codes) vs the stores written by a plain loop')
+  .option('--fans <n>', 'scored entries', positive, 50_000)
+  .option('--winners <n>', 'winners (and codes)', positive, 500)
+  .action(async (opts: { fans: number; winners: number }) => {
+    await benchSelection(opts);
     process.exit(0);
   });
 

@@ -4,8 +4,12 @@ import { type BatchHandler, failed, succeeded } from '../../runtime/types.ts';
 import type { SelectionResult, VerdictCount } from '../../schemas/types.generated.ts';
 
 // selection-saver (the spec's saveSelections), a batch processor. For each result batch:
-//   1. assigns the codes in the entry store (verdict, code and run on the scoring rows);
-//   2. writes the verdicts to DynamoDB (`selection#<market>` on the fan's entry item);
+//   1. assigns the winners' codes in the entry store (verdict true, code and run on their scoring
+//      rows; the spec's POST /campaignId/entries/codes). Losers are not written there: a row
+//      without a winning verdict is what the next wave draws from, and FerretDB takes ~100 ms a
+//      write under load, so 49,500 loser writes would dominate the run;
+//   2. writes every verdict to DynamoDB (`selection#<market>` on the fan's entry item): true with
+//      the code for winners, false for losers (spec step 11);
 //   3. emits the batch's verdict counts.
 // Both writes are conditional (see selection/store.ts and selection/verdicts-table.ts): a replay,
 // a redelivery or a restart after kill -9 rewrites nothing. A batch that fails (a timeout) fails
@@ -67,7 +71,7 @@ export function saverHandler(opts: {
             r.marketId,
             r.runId,
             r.winners,
-            r.losers,
+            [],
           );
           const verdicts = await ctx.resources.verdicts.writeVerdicts(
             r.campaignId,

@@ -1,4 +1,4 @@
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { Producer } from 'kafkajs';
 import type { Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,12 +120,42 @@ async function marketRows(marketId: string) {
     .toArray();
 }
 
+/** Every verdict of a market in DynamoDB: globalUserId → {verdict, code, runId}. */
+async function dynamoVerdicts(marketId: string) {
+  const out = new Map<string, { verdict: boolean; code?: string; runId: string }>();
+  let start: Record<string, never> | undefined;
+  do {
+    const page = await dynamo.send(
+      new ScanCommand({
+        TableName: table,
+        ProjectionExpression: 'globalUserId, #s',
+        ExpressionAttributeNames: { '#s': `selection#${marketId}` },
+        ExclusiveStartKey: start,
+        ConsistentRead: true,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const plain = unmarshalItem(item);
+      const v = plain[`selection#${marketId}`] as
+        | { verdict: boolean; code?: string; runId: string }
+        | undefined;
+      if (v) out.set(plain.globalUserId as string, v);
+    }
+    start = page.LastEvaluatedKey as typeof start;
+  } while (start);
+  return out;
+}
+
 async function snapshot(marketId: string) {
   const rows = await marketRows(marketId);
-  return rows
+  const mongoSide = rows
+    .filter((r) => r.verdict !== undefined)
     .map((r) => `${r.globalUserId}:${r.verdict}:${r.code ?? ''}:${r.selectedRunId ?? ''}`)
-    .sort()
-    .join('\n');
+    .sort();
+  const dynamoSide = [...(await dynamoVerdicts(marketId))]
+    .map(([g, v]) => `${g}:${v.verdict}:${v.code ?? ''}:${v.runId}`)
+    .sort();
+  return `${mongoSide.join('\n')}\n--\n${dynamoSide.join('\n')}`;
 }
 
 async function audit(marketId: string, sharedCode = false) {
@@ -297,8 +327,20 @@ describe('selection (Scenario 1, scaled)', () => {
     const winners = rows.filter((r) => r.verdict === true);
     expect(winners).toHaveLength(WINNERS);
     expect(new Set(winners.map((w) => w.code)).size).toBe(WINNERS);
-    const losers = rows.filter((r) => r.verdict === false);
+    // Verdicts in DynamoDB: the winners true with their code, every other fan false without one.
+    const verdictsLA = await dynamoVerdicts('LA');
+    expect(verdictsLA.size).toBe(FANS);
+    const losers = rows.filter((r) => r.globalUserId && r.verdict !== true);
     expect(losers).toHaveLength(FANS - WINNERS);
+    for (const w of winners)
+      expect(verdictsLA.get(w.globalUserId)).toMatchObject({ verdict: true, code: w.code, runId: run.runId });
+    expect(
+      losers.every(
+        (l) =>
+          verdictsLA.get(l.globalUserId)?.verdict === false &&
+          verdictsLA.get(l.globalUserId)?.code === undefined,
+      ),
+    ).toBe(true);
     expect(losers.every((l) => l.code === undefined)).toBe(true);
     // The winners are the best scores (score 6 fans: 3000/7 ≈ 428 > 50, so all winners have score 6).
     expect(winners.every((w) => w.score === 6)).toBe(true);
@@ -439,7 +481,9 @@ describe('selection (Scenario 1, scaled)', () => {
 
   it('the audit confirms the runs and detects a tampered verdict', async () => {
     expect((await audit('LA')).ok).toBe(true);
-    const loser = await db.collection('scoring_rows').findOne({ campaignId, marketId: 'LA', verdict: false });
+    const loser = await db
+      .collection('scoring_rows')
+      .findOne({ campaignId, marketId: 'LA', globalUserId: { $exists: true }, verdict: { $ne: true } });
     await db
       .collection('scoring_rows')
       .updateOne({ _id: loser!._id }, { $set: { verdict: true, code: 'FORGED' } });
