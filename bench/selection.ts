@@ -34,7 +34,7 @@ import { createTopic } from '../topology/admin.ts';
 // (W updateOne) at the saver's concurrency.
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SAVER_CONCURRENCY = 4 * 16; // 4 result records per batch × 16 writes in flight each
+const SAVER_CONCURRENCY = 2 * 16; // 2 result records per batch × 16 writes in flight each
 
 function spawnProcessor(env: Record<string, string>) {
   const child = spawn(
@@ -170,7 +170,14 @@ export async function benchSelection(opts: { fans: number; winners: number }): P
       FIXTURE_MIN_RESERVE: '500',
     };
     const names = ['planner', 'saver', 'marker', 'reporter'];
-    for (const n of names) procs.push(spawnProcessor({ ...env, FIXTURE_RUN: n }));
+    for (const n of names)
+      procs.push(
+        spawnProcessor({
+          ...env,
+          FIXTURE_RUN: n,
+          REGFLOW_KAFKA_SESSION_TIMEOUT_MS: n === 'planner' ? '300000' : '60000',
+        }),
+      );
     for (const p of procs)
       if (!(await p.started())) throw new Error(`a processor did not start: ${p.output().slice(-2000)}`);
 

@@ -11,8 +11,10 @@ import { entryKey } from '../stores/demand-table.ts';
 //   `selection#<marketId>` = { verdict: BOOL, code?: S, runId: S, decidedAt: S }
 // so the fan reads them with their entry (GET /v1/campaigns/:c/entries/:fan) and the stream carries
 // them to code-marker. Conditional writes make a replay a no-op and never move a verdict backwards:
-//   - a winner is written when the market has no verdict, the same run's, or a loser's (a second wave);
-//   - a loser is written when the market has no verdict or the same run's;
+//   - a winner is written when the market has no verdict, or another run's loser verdict (a second wave);
+//   - a loser is written when the market has no verdict;
+//   - anything already written by this run is left as it is (a replay writes nothing, so the
+//     stream carries no new change either);
 //   - nothing is written on an item that does not exist (a withdrawn entry gets no ghost item).
 
 export const verdictAttribute = (marketId: string) => `selection#${marketId}`;
@@ -55,13 +57,12 @@ export class VerdictsTable {
           Key: { PK: { S: key.PK }, SK: { S: key.SK } },
           UpdateExpression: 'SET #s = :v',
           ConditionExpression: won
-            ? 'attribute_exists(PK) AND (attribute_not_exists(#s) OR #s.runId = :run OR #s.verdict = :false)'
-            : 'attribute_exists(PK) AND (attribute_not_exists(#s) OR #s.runId = :run)',
+            ? 'attribute_exists(PK) AND (attribute_not_exists(#s) OR (#s.verdict = :false AND #s.runId <> :run))'
+            : 'attribute_exists(PK) AND attribute_not_exists(#s)',
           ExpressionAttributeNames: { '#s': verdictAttribute(marketId) },
           ExpressionAttributeValues: {
             ':v': { M: value },
-            ':run': { S: runId },
-            ...(won ? { ':false': { BOOL: false } } : {}),
+            ...(won ? { ':false': { BOOL: false }, ':run': { S: runId } } : {}),
           },
         }),
       );

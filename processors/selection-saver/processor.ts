@@ -9,7 +9,7 @@ import { type SaverResources, saverHandler } from './handler.ts';
 
 export const SELECTION_SAVER = 'selection-saver';
 /** Result records (of up to 1,000 fans each) per batch. */
-export const SAVER_BATCH = 4;
+export const SAVER_BATCH = 2;
 
 export function selectionSaverProcessor(
   spec?: ProcessorSpec,

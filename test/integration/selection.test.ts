@@ -307,8 +307,11 @@ describe('selection (Scenario 1, scaled)', () => {
   }, 300_000);
 
   it('draws exactly N winners with N distinct codes; losers false without a code; stats; codes assigned', async () => {
-    await startProcs('planner', 'planner,reporter,marker');
-    await startProcs('saver', 'saver');
+    // The planner handles a request in one long call (two passes over the market): its session
+    // timeout must outlast that call, or the group evicts it mid-run (kafkajs heartbeats between batches).
+    await startProcs('planner', 'planner,reporter,marker', { REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '300000' });
+    // A saver batch writes 2,000 verdicts to DynamoDB in one handler call: 60 s of session.
+    await startProcs('saver', 'saver', { REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '60000' });
     const run = await request('LA', WINNERS);
     const finished = await waitStats(run.runId, 'LA', '', (s) => s.status !== 'PROCESSING');
     expect(finished).toMatchObject({
@@ -457,10 +460,11 @@ describe('selection (Scenario 1, scaled)', () => {
     const crashing = await startProcs('crashing', 'saver', {
       FIXTURE_FAULT: 'kill-before-commit:2',
       REGFLOW_BATCH_MAX_RECORDS: '2',
+      REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '60000',
     });
     const exit = await crashing.exited;
     expect(exit.signal).toBe('SIGKILL');
-    await startProcs('saver', 'saver');
+    await startProcs('saver', 'saver', { REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '60000' });
     expect(
       await waitFor(
         async () => (await topicLag(admin, `${base}-saver`, [topics.results])).every((p) => p.lag <= 1),
