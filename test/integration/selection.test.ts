@@ -456,7 +456,13 @@ describe('selection (Scenario 1, scaled)', () => {
     const before = await snapshot('LA');
     const codesBefore = await codes.counts(campaignId, 'LA');
     await procs.saver!.stop();
-    await admin.resetOffsets({ groupId: `${base}-saver`, topic: topics.results, earliest: true });
+    // Back to the first retained offset of each partition (as `regflow replay --to-earliest` does).
+    const bounds = await admin.fetchTopicOffsets(topics.results);
+    await admin.setOffsets({
+      groupId: `${base}-saver`,
+      topic: topics.results,
+      partitions: bounds.map((p) => ({ partition: p.partition, offset: p.low })),
+    });
     const crashing = await startProcs('crashing', 'saver', {
       FIXTURE_FAULT: 'kill-before-commit:2',
       REGFLOW_BATCH_MAX_RECORDS: '2',
