@@ -7,6 +7,8 @@ import type { Config } from '../config/index.ts';
 import { createDynamoDb, createMongo, createRedis } from '../lib/clients.ts';
 import type { DataRecordsPublisher } from '../lib/data-records.ts';
 import { createLogger } from '../lib/logger.ts';
+import { createSelectionAdmin } from '../selection/admin.ts';
+import { SelectionStore } from '../selection/store.ts';
 import { MongoCampaignStore } from '../stores/campaigns.ts';
 import { DemandTable } from '../stores/demand-table.ts';
 import { buildServer } from './server.ts';
@@ -55,7 +57,19 @@ export async function createApi(config: Readonly<Config>, options: ApiOptions = 
       prefix: options.redisPrefix ?? config.redis.prefix,
       logger,
     });
-    const service = new CampaignService({ store, cache, logger });
+    const seeds = new SelectionStore(db);
+    const service = new CampaignService({
+      store,
+      cache,
+      logger,
+      onClosed: async (c) => {
+        const seed = await seeds.ensureSeed(c.id);
+        logger.info(
+          { campaignId: c.id, seedHash: seed.seedHash },
+          'campaign closed: selection seed hash published',
+        );
+      },
+    });
     const relay = options.publisher
       ? new OutboxRelay({ store, publisher: options.publisher, cache, logger })
       : undefined;
@@ -66,6 +80,7 @@ export async function createApi(config: Readonly<Config>, options: ApiOptions = 
       service,
       jwtSecret: config.api.jwtSecret,
       logger,
+      selection: createSelectionAdmin(config, db),
     });
     return {
       app,

@@ -5,9 +5,11 @@ import type { CampaignReader } from '../campaigns/cache.ts';
 import type { CampaignService } from '../campaigns/service.ts';
 import { NotFoundError } from '../campaigns/service.ts';
 import { isRetriable, ValidationError } from '../lib/errors.ts';
+import type { SelectionAdmin } from '../selection/admin.ts';
 import { registerAdminRoutes } from './admin.ts';
 import { AuthError, TokenVerifier } from './auth.ts';
 import { type EntryTable, registerRegistrationRoutes } from './registration.ts';
+import { registerSelectionRoutes } from './selection.ts';
 
 // The HTTP API's composition root: fastify with strict request validation, one error handler that
 // turns every kind of bad input into a 4xx naming the field, the registration and admin routes,
@@ -21,6 +23,8 @@ export interface ApiDeps {
   service: CampaignService;
   jwtSecret: string;
   logger: Logger;
+  /** Selection's admin routes (code pools, run stats, the trigger); absent in tests of other routes. */
+  selection?: SelectionAdmin;
 }
 
 export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
@@ -69,6 +73,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
 
   registerRegistrationRoutes(app, { campaigns: deps.campaigns, entries: deps.entries, tokens });
   registerAdminRoutes(app, { service: deps.service, tokens });
+  if (deps.selection) registerSelectionRoutes(app, { selection: deps.selection, tokens });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   return app;

@@ -7,6 +7,7 @@ import { benchRegistration } from './registration.ts';
 import { benchReplication } from './replication.ts';
 import { benchRss } from './rss.ts';
 import { benchRuntime } from './runtime.ts';
+import { benchSelection } from './selection.ts';
 
 const positive = (v: string) => {
   const n = Number(v);
@@ -115,6 +116,16 @@ program
   )
   .action(async (opts: { fans: number; concurrency: number }) => {
     await benchNotifications(opts);
+    process.exit(0);
+  });
+
+program
+  .command('selection')
+  .description('Scenario 1 end to end (request → verdicts and codes) vs the stores written by a plain loop')
+  .option('--fans <n>', 'scored entries', positive, 50_000)
+  .option('--winners <n>', 'winners (and codes)', positive, 500)
+  .action(async (opts: { fans: number; winners: number }) => {
+    await benchSelection(opts);
     process.exit(0);
   });
 

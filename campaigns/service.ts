@@ -37,6 +37,8 @@ export class CampaignService {
       cache?: CampaignCacheWriter;
       logger?: Logger;
       clock?: () => Date;
+      /** Called after a campaign was closed (selection generates the campaign's seed); failures are logged, selection retries. */
+      onClosed?: (campaign: Campaign) => Promise<void>;
     },
   ) {
     this.clock = deps.clock ?? (() => new Date());
@@ -112,11 +114,23 @@ export class CampaignService {
         current ? 'campaign updated' : 'campaign created',
       );
       await this.refreshCache(campaignId);
+      if (proposed.status === 'CLOSED' && current?.status !== 'CLOSED') await this.closed(proposed);
       return { campaign: proposed, outcome: current ? 'updated' : 'created' };
     }
     throw new RetriableError(
       `campaign ${campaignId} kept changing under ${MAX_ATTEMPTS} attempts; try again`,
     );
+  }
+
+  private async closed(campaign: Campaign): Promise<void> {
+    try {
+      await this.deps.onClosed?.(campaign);
+    } catch (err) {
+      this.deps.logger?.warn(
+        { campaignId: campaign.id, err: describeError(err) },
+        'close hook failed (selection seed); selection generates it before drawing',
+      );
+    }
   }
 
   private async refreshCache(campaignId: string): Promise<void> {

@@ -9,6 +9,7 @@ import { loadConfig } from '../config/index.ts';
 import { createMongo, createRedis } from '../lib/clients.ts';
 import { UsageError, ValidationError } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
+import { SelectionStore } from '../selection/store.ts';
 import { MongoCampaignStore } from '../stores/campaigns.ts';
 
 // `regflow campaign …`: campaign management from files, the same rules as the admin API (both call
@@ -25,7 +26,12 @@ async function withService<T>(fn: (service: CampaignService) => Promise<T>): Pro
     const store = new MongoCampaignStore(mongo.db(config.mongodb.database));
     await store.init();
     const cache = new CampaignCache(redis, store, { prefix: config.redis.prefix, logger });
-    return await fn(new CampaignService({ store, cache, logger }));
+    const seeds = new SelectionStore(mongo.db(config.mongodb.database));
+    const onClosed = async (c: { id: string }) => {
+      const seed = await seeds.ensureSeed(c.id);
+      console.log(`campaign ${c.id}: selection seed generated, SHA-256 ${seed.seedHash}`);
+    };
+    return await fn(new CampaignService({ store, cache, logger, onClosed }));
   } finally {
     redis.disconnect();
     await mongo.close();

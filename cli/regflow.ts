@@ -8,6 +8,7 @@ import { registerPublishData } from './publish-data.ts';
 import { registerReplay } from './replay.ts';
 import { registerRun } from './run.ts';
 import { registerSchedulers } from './schedulers.ts';
+import { registerSelection } from './selection.ts';
 import { registerStart } from './start.ts';
 import { registerTail } from './tail.ts';
 import { registerTopics } from './topics.ts';
@@ -32,6 +33,7 @@ registerApi(program);
 registerConnector(program);
 registerSchedulers(program);
 registerPublishData(program);
+registerSelection(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`regflow: ${describeError(err)}`);

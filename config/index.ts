@@ -90,6 +90,10 @@ export const VARIABLES = {
     default: 'regflow-crm-exports',
     doc: 'S3 bucket of the CRM team where the email reminder exports are written (the export writer creates it if missing).',
   },
+  REGFLOW_SELECTION_MIN_RESERVE: {
+    default: '500',
+    doc: 'selection-planner: fewest codes a non-TM market reserves per run (the spec minimum; the surplus over the winners is released).',
+  },
   REGFLOW_LOG_LEVEL: { default: 'info', doc: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
   REGFLOW_CACHE_DIR: {
     default: '$XDG_CACHE_HOME/regflow or ~/.cache/regflow',
@@ -157,6 +161,7 @@ export interface Config {
     pagerDutyRoutingKey: string;
     crmBucket: string;
   };
+  selection: { minReserve: number };
   api: { host: string; port: number; jwtSecret: string };
   logLevel: z.infer<typeof logLevel>;
   paths: { cacheDir: string; dataDir: string };
@@ -274,6 +279,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
           .string()
           .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 of a-z 0-9 . -)'),
       ),
+    },
+    selection: {
+      minReserve: read(env, 'REGFLOW_SELECTION_MIN_RESERVE', intIn(0, 10_000_000)),
     },
     logLevel: read(env, 'REGFLOW_LOG_LEVEL', logLevel),
     paths: {

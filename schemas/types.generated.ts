@@ -396,6 +396,85 @@ export interface SchedulerTick {
   firedBy: string;
 }
 
+/** A campaign manager's request to draw winners in one market (regflow select / the admin API). Keyed `<campaignId>|<marketId>` so the waves of one market stay in order. The run id is the idempotency key: a redelivered request with the same run id changes nothing. */
+export interface SelectionRequest {
+  /** Unique per request (UUID); names the run in codes, verdicts and stats. */
+  runId: string;
+  /** The campaign (must be CLOSED). */
+  campaignId: string;
+  /** The market to draw in. */
+  marketId: string;
+  /** How many winners this run selects (at most the remaining candidates). */
+  winners: number;
+  /** When the request was made. */
+  requestedAt: number;
+  /** Who asked (cli, or the admin token's subject). */
+  requestedBy: string;
+}
+
+/** One batch of a run's verdicts (the spec's saveSelectionQueue message): winners paired with a code, losers with none. Keyed `<campaignId>|<marketId>|<runId>|<batch>`; the same run always produces the same batches. */
+export interface SelectionResult {
+  /** The selection run. */
+  runId: string;
+  /** The campaign. */
+  campaignId: string;
+  /** The market. */
+  marketId: string;
+  /** 0-based index of this batch within the run. */
+  batch: number;
+  /** TM-ticketer market: every winner holds the same code. */
+  sharedCode: boolean;
+  /** Fans selected, in rank order, with their code. */
+  winners: SelectionWinner[];
+  /** globalUserIds of fans not selected in this run (verdict false). */
+  losers: string[];
+}
+
+export interface SelectionWinner {
+  /** The fan. */
+  globalUserId: string;
+  /** The access code reserved for this run and paired with the fan. */
+  code: string;
+}
+
+/** Campaign stats of a selection run (the spec's campaign stats), on a compacted topic. Key `<campaignId>|<marketId>|<runId>` for the planner's RUN stats and `<campaignId>|<marketId>|<runId>|verdicts` for the verdict-reporter's VERDICTS counts; the newest record per key is the state. */
+export interface SelectionStats {
+  /** RUN: the planner's status. VERDICTS: verdicts written so far. */
+  kind: SelectionStatsKind;
+  /** The campaign. */
+  campaignId: string;
+  /** The market. */
+  marketId: string;
+  /** The selection run. */
+  runId: string;
+  /** RUN: where the run stands. VERDICTS: PROCESSING until every selected fan has a verdict, then FINISHED. */
+  status: SelectionStatus;
+  /** TOTAL: eligible scoring rows of the market. */
+  total: number;
+  /** PROCESSED: winners selected by this run. */
+  processed: number;
+  /** FAILED: rows rejected (no globalUserId). */
+  failed: number;
+  /** Winners the request asked for. */
+  winnersRequested: number;
+  /** VERDICTS: verdict true written. */
+  winnerVerdicts: number;
+  /** VERDICTS: verdict false written. */
+  loserVerdicts: number;
+  /** SHA-256 (hex) of the campaign's seed, published when the campaign closed. */
+  seedHash: string | null;
+  /** The seed itself, revealed with the results (FINISHED). */
+  seed: string | null;
+  /** FAILED: why. */
+  reason: string | null;
+  /** When these stats were computed. */
+  updatedAt: number;
+}
+
+export type SelectionStatsKind = 'RUN' | 'VERDICTS';
+
+export type SelectionStatus = 'PROCESSING' | 'FINISHED' | 'FAILED';
+
 /** A fan's profile as of one replicated entry change (the spec's userInfoQueue message), for user-upserter. Keyed by globalUserId. Carries personal data: internal topic. */
 export interface UserProfile {
   /** The fan. */
@@ -427,4 +506,22 @@ export interface UserMarketing {
   emailOptIn: boolean;
   /** SMS marketing accepted. */
   smsOptIn: boolean;
+}
+
+/** Verdicts selection-saver wrote for one result batch (the spec's verdictReporterQueue message). Keyed `<campaignId>|<marketId>|<runId>|<batch>`: the same batch always carries the same counts, so a replay counts once. */
+export interface VerdictCount {
+  /** The selection run. */
+  runId: string;
+  /** The campaign. */
+  campaignId: string;
+  /** The market. */
+  marketId: string;
+  /** The result batch. */
+  batch: number;
+  /** Fans of the batch with verdict true. */
+  winners: number;
+  /** Fans of the batch with verdict false. */
+  losers: number;
+  /** Fans without an entry item in DynamoDB, or already decided by another run. */
+  skipped: number;
 }

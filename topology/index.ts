@@ -149,6 +149,42 @@ export const topology: Topology = {
       valueSchema: 'user-profile',
       description: "fans' profiles from replicated entries (the spec's userInfoQueue), keyed by globalUserId",
     },
+    {
+      name: 'selection.requests',
+      partitions: 3,
+      cleanupPolicy: CleanupPolicy.DELETE,
+      retentionMs: 30 * DAY_MS,
+      valueSchema: 'selection-request',
+      external: true,
+      description:
+        'requests to draw winners in a market (regflow select / admin API), keyed campaign|market, with a run id (the idempotency key)',
+    },
+    {
+      name: 'selection.results',
+      partitions: 6,
+      cleanupPolicy: CleanupPolicy.DELETE,
+      retentionMs: 30 * DAY_MS,
+      valueSchema: 'selection-result',
+      description:
+        "batches of a run's verdicts: winners with their code, losers without (the spec's saveSelectionQueue)",
+    },
+    {
+      name: 'selection.stats',
+      partitions: 1,
+      cleanupPolicy: CleanupPolicy.COMPACT,
+      retentionMs: -1,
+      valueSchema: 'selection-stats',
+      description:
+        'campaign stats per selection run (PROCESSING / FINISHED / FAILED, TOTAL, PROCESSED, FAILED, seed hash and revealed seed) and verdict counts',
+    },
+    {
+      name: 'verdicts.counts',
+      partitions: 3,
+      cleanupPolicy: CleanupPolicy.DELETE,
+      retentionMs: 30 * DAY_MS,
+      valueSchema: 'verdict-count',
+      description: "verdicts written per result batch (the spec's verdictReporterQueue)",
+    },
   ],
   processors: [
     {
@@ -229,6 +265,37 @@ export const topology: Topology = {
       inputs: ['users.upserts'],
       outputs: [],
       retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
+    },
+    {
+      name: 'selection-planner',
+      description:
+        "the spec's enqueueMarketSelections: ranks a market's unassigned scoring rows (score, then HMAC of the campaign seed), reserves codes, emits result batches and run stats",
+      inputs: ['selection.requests'],
+      outputs: ['selection.results', 'selection.stats'],
+      retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 5000, tierDelaysMs: [30000] },
+    },
+    {
+      name: 'selection-saver',
+      description:
+        "the spec's saveSelections: records verdicts and codes in the entry store (scoring rows) and DynamoDB with conditional writes, emits verdict counts",
+      inputs: ['selection.results'],
+      outputs: ['verdicts.counts'],
+      retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 5000, tierDelaysMs: [5000, 30000] },
+    },
+    {
+      name: 'code-marker',
+      description:
+        "the spec's markAssignedCodes: when a winner's verdict and code land in DynamoDB (demand.changes), marks the code assigned in the code store",
+      inputs: ['demand.changes'],
+      outputs: [],
+      retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
+    },
+    {
+      name: 'verdict-reporter',
+      description: 'aggregates verdict counts per campaign / market / run into the selection stats',
+      inputs: ['verdicts.counts'],
+      outputs: ['selection.stats'],
+      retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000] },
     },
   ],
   connectors: [

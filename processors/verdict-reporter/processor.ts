@@ -1,0 +1,24 @@
+import { systemClock } from '../../lib/clock.ts';
+import type { ProcessorDefinition } from '../../runtime/types.ts';
+import { loadSchema } from '../../schemas/index.ts';
+import type { VerdictCount } from '../../schemas/types.generated.ts';
+import { selectionStore } from '../../selection/resources.ts';
+import { topology } from '../../topology/index.ts';
+import type { ProcessorSpec } from '../../topology/types.ts';
+import { type ReporterResources, reporterHandler } from './handler.ts';
+
+export const VERDICT_REPORTER = 'verdict-reporter';
+
+export function verdictReporterProcessor(
+  spec?: ProcessorSpec,
+): ProcessorDefinition<VerdictCount, ReporterResources> {
+  const resolved = spec ?? topology.processors.find((p) => p.name === VERDICT_REPORTER);
+  if (!resolved) throw new Error(`processor ${VERDICT_REPORTER} is not in the topology`);
+  const statsTopic = resolved.outputs[0]!;
+  return {
+    spec: resolved,
+    resources: { selection: selectionStore },
+    handler: reporterHandler({ statsTopic, clock: systemClock }),
+    outputSchemas: { [statsTopic]: loadSchema('selection-stats') },
+  };
+}
