@@ -25,6 +25,18 @@ export function registerAdminRoutes(
   };
   const common = { tags: ['admin'], security: [{ bearer: [] }], params: campaignParams };
   const campaign = { type: 'object', additionalProperties: true } as const;
+  const instants = { type: 'array', items: { type: 'string', format: 'date-time' } } as const;
+  /** What a definition's date.sendReminderEmails did (notifications/reminder-emails.ts). */
+  const reminderEmails = {
+    type: 'object',
+    properties: {
+      pending: instants,
+      added: instants,
+      cancelled: instants,
+      alreadyTriggered: instants,
+      changed: { type: 'boolean' },
+    },
+  } as const;
 
   app.get<CampaignRoute>(
     '/v1/admin/campaigns/:campaignId',
@@ -53,7 +65,7 @@ export function registerAdminRoutes(
         summary: 'Create or update a campaign from its definition (the campaign file format, as JSON)',
         body: { type: 'object', additionalProperties: true },
         response: {
-          200: { type: 'object', properties: { outcome: { type: 'string' }, campaign } },
+          200: { type: 'object', properties: { outcome: { type: 'string' }, campaign, reminderEmails } },
           ...errorResponses,
         },
       },

@@ -11,6 +11,7 @@ import { createSelectionAdmin } from '../selection/admin.ts';
 import { SelectionStore } from '../selection/store.ts';
 import { MongoCampaignStore } from '../stores/campaigns.ts';
 import { DemandTable } from '../stores/demand-table.ts';
+import { MongoNotificationStateStore } from '../stores/notification-state.ts';
 import { buildServer } from './server.ts';
 
 // Wires the API process: clients from config, stores (indexes ensured), the demand table (created
@@ -51,6 +52,8 @@ export async function createApi(config: Readonly<Config>, options: ApiOptions = 
     const db = mongo.db(options.database ?? config.mongodb.database);
     const store = new MongoCampaignStore(db);
     await store.init();
+    const reminderEmails = new MongoNotificationStateStore(db);
+    await reminderEmails.init();
     const table = new DemandTable(dynamo, options.tableName ?? config.dynamodb.demandTable);
     await table.ensureTable();
     const cache = new CampaignCache(redis, store, {
@@ -62,6 +65,7 @@ export async function createApi(config: Readonly<Config>, options: ApiOptions = 
       store,
       cache,
       logger,
+      reminderEmails,
       onClosed: async (c) => {
         const seed = await seeds.ensureSeed(c.id);
         logger.info(

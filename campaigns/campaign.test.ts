@@ -10,6 +10,15 @@ describe('campaign definition', () => {
     expect(def.markets[0]?.options.automatedReminders).toBe(true);
   });
 
+  it('takes reminder email dates as instants with their offset', () => {
+    const def = parseCampaignDefinition({
+      ...validDefinition(),
+      date: { sendReminderEmails: ['2027-02-28T10:00:00-05:00', '2027-02-27T15:00:00Z'] },
+    });
+    expect(def.date?.sendReminderEmails).toEqual(['2027-02-28T10:00:00-05:00', '2027-02-27T15:00:00Z']);
+    expect(parseCampaignDefinition(validDefinition()).date).toBeUndefined();
+  });
+
   it('fills defaults: DRAFT, no gates, reminders off', () => {
     const { status: _s, gate: _g, fields: _f, ...rest } = validDefinition();
     const m = { ...validDefinition().markets[0], options: undefined };
@@ -28,6 +37,18 @@ describe('campaign definition', () => {
     [{ fields: { required: ['shoeSize'] } }, 'fields.required.0'],
     [{ invites: ['not-an-email'] }, 'invites.0'],
     [{ extra: 1 }, '(root)'],
+    [
+      { date: { sendReminderEmails: ['2027-02-28T10:00:00-05:00', 'tomorrow'] } },
+      'date.sendReminderEmails.1',
+    ],
+    [{ date: { sendReminderEmails: ['2027-02-28T10:00:00'] } }, 'date.sendReminderEmails.0'],
+    [{ date: { sendReminderEmails: ['2027-02-30T10:00:00Z'] } }, 'date.sendReminderEmails.0'],
+    [{ date: { sendReminderEmails: '2027-02-28T10:00:00Z' } }, 'date.sendReminderEmails'],
+    [
+      { date: { sendReminderEmails: ['2027-02-28T10:00:00-05:00', '2027-02-28T15:00:00Z'] } },
+      'date.sendReminderEmails.1',
+    ],
+    [{ date: { created: '2027-02-28T10:00:00Z' } }, 'date'],
   ])('rejects %j naming the field %s', (patch, field) => {
     const attempt = () => parseCampaignDefinition({ ...validDefinition(), ...patch });
     expect(attempt).toThrow(ValidationError);
@@ -46,6 +67,10 @@ describe('campaign definition', () => {
     ],
     [
       { presale: { startsAt: '2027-03-01T10:00:00+01:00', timeZone: 'America/New_York' } },
+      'markets.0.presale.startsAt',
+    ],
+    [
+      { presale: { startsAt: '2027-02-30T10:00:00-05:00', timeZone: 'America/New_York' } },
       'markets.0.presale.startsAt',
     ],
     [

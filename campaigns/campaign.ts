@@ -63,7 +63,24 @@ const offsetDateTime = z
     /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/,
     'expected an ISO 8601 date-time with offset, e.g. 2027-03-01T10:00:00-05:00',
   )
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'not a real date-time');
+  .refine(isRealDateTime, 'not a real date-time');
+
+/** Date.parse alone takes 2027-02-30 as March 2: every field must be in its range. */
+function isRealDateTime(s: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(s);
+  if (!m || Number.isNaN(Date.parse(s))) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1).map((v) => Number(v ?? 0)) as number[];
+  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
+  return (
+    month! >= 1 &&
+    month! <= 12 &&
+    day! >= 1 &&
+    day! <= daysInMonth &&
+    hour! < 24 &&
+    minute! < 60 &&
+    second! < 60
+  );
+}
 
 export const MarketSchema = z
   .object({
@@ -110,6 +127,39 @@ export const GateSchema = z
   .default({});
 export type Gate = z.infer<typeof GateSchema>;
 
+/** Most reminder email dates one campaign file may list. */
+export const MAX_REMINDER_EMAIL_DATES = 50;
+
+/**
+ * The campaign's own dates a file may set. `sendReminderEmails`: when the email reminder exports go
+ * out (instants with their offset). They are stored beside the campaign (stores/notification-state.ts,
+ * where the reminder-emails job reads them), not in the campaign document; a date already exported
+ * is never re-armed by applying the file again (notifications/reminder-emails.ts).
+ */
+export const CampaignDatesSchema = z
+  .object({
+    sendReminderEmails: z
+      .array(offsetDateTime)
+      .max(MAX_REMINDER_EMAIL_DATES)
+      .superRefine((dates, ctx) => {
+        const seen = new Map<number, number>();
+        dates.forEach((d, i) => {
+          const t = Date.parse(d);
+          if (Number.isNaN(t)) return; // reported by the element's own check
+          const first = seen.get(t);
+          if (first !== undefined)
+            ctx.addIssue({
+              code: z.ZodIssueCode.custom,
+              path: [i],
+              message: `the same instant as date.sendReminderEmails.${first}`,
+            });
+          else seen.set(t, i);
+        });
+      })
+      .optional(),
+  })
+  .strict();
+
 /** What a campaign file or the admin API says (the definition); the store adds status history. */
 export const CampaignDefinitionSchema = z
   .object({
@@ -129,6 +179,8 @@ export const CampaignDefinitionSchema = z
     markets: z.array(MarketSchema).min(1).max(200),
     /** Invite list inline (emails); large lists are imported with `regflow campaign invites import`. */
     invites: z.array(z.string().email().max(254)).max(10_000).optional(),
+    /** date.sendReminderEmails (see CampaignDatesSchema); absent: the stored dates are left as they are. */
+    date: CampaignDatesSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -151,8 +203,11 @@ export const CampaignDefinitionSchema = z
   });
 export type CampaignDefinition = z.infer<typeof CampaignDefinitionSchema>;
 
-/** A stored campaign: its definition without the invite list, plus bookkeeping. */
-export interface Campaign extends Omit<CampaignDefinition, 'invites'> {
+/**
+ * A stored campaign: its definition without the invite list and the reminder email dates (stored
+ * beside it), plus bookkeeping.
+ */
+export interface Campaign extends Omit<CampaignDefinition, 'invites' | 'date'> {
   /** Bumped on every change (also by invite imports): cache entries and records carry it. */
   version: number;
   /** Number of emails on the invite list. */

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryCampaignStore } from '../stores/memory.ts';
+import { MemoryNotificationStateStore } from '../stores/notification-state.ts';
 import { validDefinition } from '../test/fixtures/campaigns.ts';
 import { parseInviteFile } from './invites.ts';
 import { CampaignService, NotFoundError } from './service.ts';
 
 const setup = () => {
   const store = new MemoryCampaignStore();
+  const reminderEmails = new MemoryNotificationStateStore();
   let t = Date.parse('2027-01-01T00:00:00Z');
   const refreshed: string[] = [];
   const service = new CampaignService({
@@ -15,9 +17,10 @@ const setup = () => {
       return new Date(t);
     },
     cache: { refresh: async (id) => void refreshed.push(id) },
+    reminderEmails,
   });
   const outbox = async () => (await store.pendingOutbox(10)).flatMap((b) => b.records);
-  return { store, service, outbox, refreshed };
+  return { store, service, outbox, refreshed, reminderEmails };
 };
 
 describe('campaign service', () => {
@@ -80,6 +83,64 @@ describe('campaign service', () => {
     expect(closed.campaign.closedAt).toMatch(/^2027-01-01T/);
     await expect(service.apply(validDefinition())).rejects.toThrow(/cannot go from CLOSED to ACTIVE/);
     await expect(service.setStatus('nope', 'ACTIVE')).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('stores date.sendReminderEmails beside the campaign; re-applying never re-arms a sent date', async () => {
+    const { service, reminderEmails, outbox, store } = setup();
+    const d1 = '2027-02-28T10:00:00-05:00';
+    const d2 = '2027-03-01T08:00:00-05:00';
+    const withDates = (...dates: string[]) => ({ ...validDefinition(), date: { sendReminderEmails: dates } });
+    const first = await service.apply(withDates(d2, d1));
+    expect(first.outcome).toBe('created');
+    expect(first.reminderEmails).toMatchObject({
+      pending: [new Date(d1), new Date(d2)],
+      added: [new Date(d1), new Date(d2)],
+      changed: true,
+    });
+    expect(first.campaign).not.toHaveProperty('date.sendReminderEmails');
+    expect((await reminderEmails.getReminderEmails('spring-tour'))?.sendReminderEmails).toEqual([
+      new Date(d1),
+      new Date(d2),
+    ]);
+    // the same file again: nothing changes, nothing is emitted
+    await store.removeFromOutbox(
+      'spring-tour',
+      (await outbox()).map((r) => r.sourceRecordId),
+    );
+    const again = await service.apply(withDates(d2, d1));
+    expect(again).toMatchObject({ outcome: 'unchanged', reminderEmails: { changed: false, added: [] } });
+    expect(await outbox()).toEqual([]);
+    // d1 is exported; the same file again does not re-arm it
+    await reminderEmails.completeReminderEmails(
+      'spring-tour',
+      new Date(d1),
+      new Date('2027-02-28T15:05:00Z'),
+    );
+    const afterExport = await service.apply(withDates(d2, d1));
+    expect(afterExport.reminderEmails).toMatchObject({
+      pending: [new Date(d2)],
+      alreadyTriggered: [new Date(d1)],
+      changed: false,
+    });
+    // a file without d2 cancels it; one without date leaves the dates alone
+    expect((await service.apply(withDates(d1))).reminderEmails).toMatchObject({
+      pending: [],
+      cancelled: [new Date(d2)],
+    });
+    await service.apply(withDates(d2));
+    expect((await service.apply(validDefinition())).reminderEmails).toBeUndefined();
+    expect((await reminderEmails.getReminderEmails('spring-tour'))?.sendReminderEmails).toEqual([
+      new Date(d2),
+    ]);
+  });
+
+  it('a bad reminder email date is refused naming the field, and nothing is stored', async () => {
+    const { service, reminderEmails, store } = setup();
+    await expect(
+      service.apply({ ...validDefinition(), date: { sendReminderEmails: ['2027-02-28'] } }),
+    ).rejects.toMatchObject({ field: 'date.sendReminderEmails.0' });
+    expect(await store.get('spring-tour')).toBeUndefined();
+    expect(await reminderEmails.getReminderEmails('spring-tour')).toBeUndefined();
   });
 
   it('imports invites idempotently and bumps the version so caches refresh', async () => {

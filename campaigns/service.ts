@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { describeError, RetriableError, ValidationError } from '../lib/errors.ts';
+import type { ReminderEmailSchedule } from '../notifications/reminder-emails.ts';
 import type { CampaignStore } from '../stores/campaigns.ts';
+import type { ReminderEmailState } from '../stores/notification-state.ts';
 import {
   applyStatus,
   type Campaign,
@@ -24,6 +26,14 @@ export interface CampaignCacheWriter {
 export interface ApplyResult {
   campaign: Campaign;
   outcome: 'created' | 'updated' | 'unchanged';
+  /** What the definition's date.sendReminderEmails did (absent when it has none). */
+  reminderEmails?: ReminderEmailSchedule;
+}
+
+/** Where a definition's date.sendReminderEmails go (stores/notification-state.ts). */
+export interface ReminderEmailDates {
+  scheduleReminderEmails(campaignId: string, dates: readonly Date[]): Promise<ReminderEmailSchedule>;
+  getReminderEmails(campaignId: string): Promise<ReminderEmailState | undefined>;
 }
 
 const MAX_ATTEMPTS = 5;
@@ -37,6 +47,8 @@ export class CampaignService {
       cache?: CampaignCacheWriter;
       logger?: Logger;
       clock?: () => Date;
+      /** Stores date.sendReminderEmails; a definition carrying them needs it. */
+      reminderEmails?: ReminderEmailDates;
       /** Called after a campaign was closed (selection generates the campaign's seed); failures are logged, selection retries. */
       onClosed?: (campaign: Campaign) => Promise<void>;
     },
@@ -48,9 +60,17 @@ export class CampaignService {
     return this.deps.store.get(campaignId);
   }
 
+  /** The campaign's reminder email dates: pending, and those already exported. */
+  async reminderEmails(campaignId: string): Promise<ReminderEmailState | undefined> {
+    return this.deps.reminderEmails?.getReminderEmails(campaignId);
+  }
+
   /** Creates or updates a campaign from its definition (a parsed campaign file or API body). */
   async apply(input: unknown): Promise<ApplyResult> {
     const def = parseCampaignDefinition(input);
+    const dates = def.date?.sendReminderEmails;
+    if (dates && !this.deps.reminderEmails)
+      throw new Error('CampaignService: date.sendReminderEmails given but no reminder email store wired');
     if (def.invites?.length) await this.deps.store.addInvites(def.id, def.invites.map(normalizeEmail));
     const result = await this.change(def.id, async (current) => {
       const inviteCount = await this.deps.store.countInvites(def.id);
@@ -65,7 +85,25 @@ export class CampaignService {
       const next = this.fromDefinition(def, current, inviteCount);
       return sameDefinition(current, next) ? undefined : next;
     });
-    return result;
+    if (!dates) return result;
+    // After the campaign write (a due date always finds its campaign); not in the same write, so a
+    // crash in between is repaired by applying the file again (this step is idempotent).
+    const reminderEmails = await this.deps.reminderEmails!.scheduleReminderEmails(
+      def.id,
+      dates.map((d) => new Date(d)),
+    );
+    if (reminderEmails.changed || reminderEmails.alreadyTriggered.length > 0)
+      this.deps.logger?.info(
+        {
+          campaignId: def.id,
+          pending: reminderEmails.pending.map((d) => d.toISOString()),
+          added: reminderEmails.added.map((d) => d.toISOString()),
+          cancelled: reminderEmails.cancelled.map((d) => d.toISOString()),
+          alreadyTriggered: reminderEmails.alreadyTriggered.map((d) => d.toISOString()),
+        },
+        'reminder email dates applied',
+      );
+    return { ...result, reminderEmails };
   }
 
   async setStatus(campaignId: string, status: CampaignStatus): Promise<ApplyResult> {
@@ -150,7 +188,7 @@ export class CampaignService {
     inviteCount: number,
   ): Campaign {
     const now = this.clock().toISOString();
-    const { invites: _i, ...rest } = def;
+    const { invites: _i, date: _dates, ...rest } = def;
     const status = current
       ? applyStatus(current, def.status, this.clock())
       : applyStatus({ status: 'DRAFT' }, def.status, this.clock());

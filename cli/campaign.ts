@@ -9,8 +9,10 @@ import { loadConfig } from '../config/index.ts';
 import { createMongo, createRedis } from '../lib/clients.ts';
 import { UsageError, ValidationError } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
+import type { ReminderEmailSchedule } from '../notifications/reminder-emails.ts';
 import { SelectionStore } from '../selection/store.ts';
 import { MongoCampaignStore } from '../stores/campaigns.ts';
+import { MongoNotificationStateStore } from '../stores/notification-state.ts';
 
 // `regflow campaign …`: campaign management from files, the same rules as the admin API (both call
 // CampaignService). The change and its data.records go into MongoDB together; the outbox relay of
@@ -25,17 +27,37 @@ async function withService<T>(fn: (service: CampaignService) => Promise<T>): Pro
     await mongo.connect();
     const store = new MongoCampaignStore(mongo.db(config.mongodb.database));
     await store.init();
+    // Its indexes only when a file sets reminder email dates (one command, one FerretDB round less).
+    const state = new MongoNotificationStateStore(mongo.db(config.mongodb.database));
+    const reminderEmails = {
+      scheduleReminderEmails: async (campaignId: string, dates: readonly Date[]) => {
+        await state.init();
+        return state.scheduleReminderEmails(campaignId, dates);
+      },
+      getReminderEmails: (campaignId: string) => state.getReminderEmails(campaignId),
+    };
     const cache = new CampaignCache(redis, store, { prefix: config.redis.prefix, logger });
     const seeds = new SelectionStore(mongo.db(config.mongodb.database));
     const onClosed = async (c: { id: string }) => {
       const seed = await seeds.ensureSeed(c.id);
       console.log(`campaign ${c.id}: selection seed generated, SHA-256 ${seed.seedHash}`);
     };
-    return await fn(new CampaignService({ store, cache, logger, onClosed }));
+    return await fn(new CampaignService({ store, cache, logger, onClosed, reminderEmails }));
   } finally {
     redis.disconnect();
     await mongo.close();
   }
+}
+
+/** One line: the pending dates, and what this apply added, cancelled or kept out. */
+export function describeReminderEmails(r: ReminderEmailSchedule): string {
+  const list = (ds: Date[]) => ds.map((d) => d.toISOString()).join(', ');
+  const parts = [`${r.pending.length} pending${r.pending.length ? ` (${list(r.pending)})` : ''}`];
+  if (r.added.length) parts.push(`${r.added.length} added`);
+  if (r.cancelled.length) parts.push(`${r.cancelled.length} cancelled (${list(r.cancelled)})`);
+  if (r.alreadyTriggered.length)
+    parts.push(`${r.alreadyTriggered.length} already sent, not re-armed (${list(r.alreadyTriggered)})`);
+  return parts.join(', ');
 }
 
 /** Reads a campaign file (YAML or JSON); a syntax error names the file and line. */
@@ -62,10 +84,11 @@ export function registerCampaign(program: Command): void {
     .requiredOption('-f, --file <path>', 'campaign file')
     .action(async (opts: { file: string }) => {
       const definition = await readCampaignFile(opts.file);
-      const { outcome, campaign: c } = await withService((s) => s.apply(definition));
+      const { outcome, campaign: c, reminderEmails: r } = await withService((s) => s.apply(definition));
       console.log(
         `campaign ${c.id} ${outcome}: status ${c.status}, version ${c.version}, ${c.markets.length} market(s), ${c.inviteCount} invite(s)`,
       );
+      if (r) console.log(`campaign ${c.id} reminder emails: ${describeReminderEmails(r)}`);
     });
 
   campaign
@@ -90,9 +113,9 @@ export function registerCampaign(program: Command): void {
     .description('print a campaign as JSON')
     .argument('<campaignId>')
     .action(async (id: string) => {
-      const c = await withService((s) => s.get(id));
+      const [c, reminderEmails] = await withService((s) => Promise.all([s.get(id), s.reminderEmails(id)]));
       if (!c) throw new ValidationError('campaignId', `no campaign ${id}`);
-      console.log(JSON.stringify(c, null, 2));
+      console.log(JSON.stringify(reminderEmails ? { ...c, reminderEmails } : c, null, 2));
     });
 
   campaign

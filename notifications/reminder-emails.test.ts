@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { type ReminderRecipient, reminderEmailsDue, reminderExport } from './reminder-emails.ts';
+import {
+  type ReminderRecipient,
+  reminderEmailsDue,
+  reminderExport,
+  scheduleReminderEmails,
+} from './reminder-emails.ts';
 
 const at = (iso: string) => new Date(iso);
 const NOW = at('2026-03-08T17:00:00Z');
@@ -98,5 +103,57 @@ describe('reminderExport', () => {
     const file = reminderExport('camp-1', at('2026-03-09T15:00:00Z'), [recipients[0]!, recipients[0]!]);
     expect(file.rows).toBe(1);
     expect(file.key).toBe('reminder-emails/camp-1/2026-03-09T15:00:00.000Z.csv');
+  });
+});
+
+describe('scheduleReminderEmails (a campaign definition applied)', () => {
+  const a = at('2026-03-07T17:00:00Z');
+  const b = at('2026-03-08T17:00:00Z');
+  const c = at('2026-03-09T17:00:00Z');
+
+  it("arms the file's dates, earliest first, one per instant", () => {
+    expect(
+      scheduleReminderEmails({ pending: [], triggered: [] }, [c, a, at('2026-03-07T09:00:00-08:00')]),
+    ).toEqual({
+      pending: [a, c],
+      added: [a, c],
+      cancelled: [],
+      alreadyTriggered: [],
+      changed: true,
+    });
+  });
+
+  it('the same file again changes nothing', () => {
+    expect(scheduleReminderEmails({ pending: [c, a], triggered: [] }, [a, c])).toMatchObject({
+      pending: [a, c],
+      added: [],
+      cancelled: [],
+      changed: false,
+    });
+  });
+
+  it('never re-arms a date already exported', () => {
+    expect(scheduleReminderEmails({ pending: [c], triggered: [a] }, [a, c])).toEqual({
+      pending: [c],
+      added: [],
+      cancelled: [],
+      alreadyTriggered: [a],
+      changed: false,
+    });
+  });
+
+  it('adds new dates and cancels pending ones the file no longer lists', () => {
+    expect(scheduleReminderEmails({ pending: [a, b], triggered: [] }, [b, c])).toEqual({
+      pending: [b, c],
+      added: [c],
+      cancelled: [a],
+      alreadyTriggered: [],
+      changed: true,
+    });
+    expect(scheduleReminderEmails({ pending: [a], triggered: [] }, [])).toMatchObject({
+      pending: [],
+      cancelled: [a],
+      changed: true,
+    });
   });
 });

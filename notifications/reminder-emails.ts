@@ -50,6 +50,53 @@ export function reminderEmailsDue(campaigns: readonly EmailCampaign[], now: Date
   return due.sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || (a.campaignId < b.campaignId ? -1 : 1));
 }
 
+/**
+ * What a campaign definition's `date.sendReminderEmails` does to the stored dates (campaign apply,
+ * CLI or admin API). The file is declarative for the dates still to come, and history is kept:
+ *   - the pending dates become exactly the file's dates, less those already exported (a date found
+ *     in the triggered history is never re-armed: re-applying the same file after its export
+ *     changes nothing, and no second, different file is written);
+ *   - a pending date the file no longer lists is cancelled;
+ *   - dates are instants: the same instant written with two offsets is one date.
+ * (A definition without `date.sendReminderEmails` leaves the stored dates alone: the service does
+ * not call this.)
+ */
+export interface ReminderEmailSchedule {
+  /** date.sendReminderEmails after the change, earliest first. */
+  pending: Date[];
+  /** Newly armed. */
+  added: Date[];
+  /** Were pending, no longer in the file: cancelled. */
+  cancelled: Date[];
+  /** In the file, but already exported: not re-armed. */
+  alreadyTriggered: Date[];
+  /** Whether `pending` differs from what was stored (a write is needed). */
+  changed: boolean;
+}
+
+const byTime = (a: Date, b: Date) => a.getTime() - b.getTime();
+
+export function scheduleReminderEmails(
+  stored: { pending: readonly Date[]; triggered: readonly Date[] },
+  wanted: readonly Date[],
+): ReminderEmailSchedule {
+  const triggered = new Set(stored.triggered.map((d) => d.getTime()));
+  const before = new Set(stored.pending.map((d) => d.getTime()));
+  const wantedTimes = [...new Set(wanted.map((d) => d.getTime()))].sort((a, b) => a - b);
+  const pending = wantedTimes.filter((t) => !triggered.has(t));
+  const after = new Set(pending);
+  const beforeSorted = [...before].sort((a, b) => a - b);
+  return {
+    pending: pending.map((t) => new Date(t)),
+    added: pending.filter((t) => !before.has(t)).map((t) => new Date(t)),
+    cancelled: beforeSorted.filter((t) => !after.has(t)).map((t) => new Date(t)),
+    alreadyTriggered: wantedTimes.filter((t) => triggered.has(t)).map((t) => new Date(t)),
+    changed:
+      stored.pending.length !== pending.length ||
+      [...stored.pending].sort(byTime).some((d, i) => d.getTime() !== pending[i]),
+  };
+}
+
 export interface ReminderRecipient {
   email: string;
   name: string;

@@ -1,10 +1,13 @@
 import type { Collection, Db } from 'mongodb';
-import { ValidationError } from '../lib/errors.ts';
+import { RetriableError, ValidationError } from '../lib/errors.ts';
+import { type ReminderEmailSchedule, scheduleReminderEmails } from '../notifications/reminder-emails.ts';
 import { ensureIndexes, isDuplicateKey } from './mongo.ts';
 
 // The notification dates of the spec's Campaign service (Use Case 4), beside the campaigns:
 //   per market     date.notification (planned send start), date.notified (reminders written)
-//   per campaign   date.sendReminderEmails (instants), date.triggeredEmailReminders
+//   per campaign   date.sendReminderEmails (instants), date.triggeredEmailReminders, and the
+//                  history of the dates already exported (so a re-applied campaign file never
+//                  re-arms one: notifications/reminder-emails.ts scheduleReminderEmails)
 // They live in their own collections, not in the campaign document: the campaign store replaces a
 // campaign's definition on every change (compare-and-set on `version`), which would carry stale
 // copies of these dates back. Each write here is a single-document conditional write, so a
@@ -27,6 +30,15 @@ export interface ReminderEmailState {
   sendReminderEmails: Date[];
   /** date.triggeredEmailReminders */
   triggeredEmailReminders?: Date;
+  /** Every date already exported, with when (oldest first). */
+  triggered: TriggeredReminderEmail[];
+}
+
+export interface TriggeredReminderEmail {
+  /** The date.sendReminderEmails entry that was exported. */
+  dueAt: Date;
+  /** When (date.triggeredEmailReminders at the time). */
+  triggeredAt: Date;
 }
 
 export interface NotificationStateStore {
@@ -45,11 +57,17 @@ export interface NotificationStateStore {
   /** Campaigns with a date.sendReminderEmails at or before `now`. */
   reminderEmailsDue(now: Date): Promise<ReminderEmailState[]>;
   getReminderEmails(campaignId: string): Promise<ReminderEmailState | undefined>;
-  /** Sets a campaign's reminder email dates (campaign set-up, tests). */
+  /** Sets a campaign's reminder email dates as they are (tests). */
   setReminderEmailDates(campaignId: string, dates: readonly Date[]): Promise<void>;
   /**
-   * Removes `dueAt` from date.sendReminderEmails and sets date.triggeredEmailReminders, if `dueAt`
-   * is still there; false when it is not (already handled).
+   * A campaign definition's date.sendReminderEmails (campaign apply): the pending dates become
+   * these, less those already exported (never re-armed); see scheduleReminderEmails.
+   */
+  scheduleReminderEmails(campaignId: string, dates: readonly Date[]): Promise<ReminderEmailSchedule>;
+  /**
+   * Removes `dueAt` from date.sendReminderEmails, sets date.triggeredEmailReminders and records
+   * `dueAt` in the triggered history, if `dueAt` is still there; false when it is not (already
+   * handled, or cancelled).
    */
   completeReminderEmails(campaignId: string, dueAt: Date, triggeredAt: Date): Promise<boolean>;
 }
@@ -66,6 +84,7 @@ interface EmailDoc {
   _id: string;
   version: number;
   date: { sendReminderEmails: Date[]; triggeredEmailReminders?: Date };
+  triggered?: TriggeredReminderEmail[];
 }
 
 export const marketStateId = (campaignId: string, marketId: string) => `${campaignId}:${marketId}`;
@@ -82,6 +101,7 @@ const toEmails = (d: EmailDoc): ReminderEmailState => ({
   campaignId: d._id,
   sendReminderEmails: [...(d.date?.sendReminderEmails ?? [])],
   ...(d.date?.triggeredEmailReminders ? { triggeredEmailReminders: d.date.triggeredEmailReminders } : {}),
+  triggered: (d.triggered ?? []).map((t) => ({ dueAt: t.dueAt, triggeredAt: t.triggeredAt })),
 });
 
 function validInstant(field: string, d: Date): void {
@@ -186,6 +206,43 @@ export class MongoNotificationStateStore implements NotificationStateStore {
     );
   }
 
+  async scheduleReminderEmails(campaignId: string, dates: readonly Date[]): Promise<ReminderEmailSchedule> {
+    for (const [i, d] of dates.entries()) validInstant(`date.sendReminderEmails.${i}`, d);
+    // Read, decide (pure), write back guarded by the version, as completeReminderEmails does: an
+    // export completing in between makes the write miss and the loop decide again.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const doc = await this.emails.findOne({ _id: campaignId });
+      const schedule = scheduleReminderEmails(
+        {
+          pending: doc?.date?.sendReminderEmails ?? [],
+          triggered: (doc?.triggered ?? []).map((t) => t.dueAt),
+        },
+        dates,
+      );
+      if (!schedule.changed) return schedule;
+      if (!doc) {
+        try {
+          await this.emails.insertOne({
+            _id: campaignId,
+            version: 1,
+            date: { sendReminderEmails: schedule.pending },
+            triggered: [],
+          });
+          return schedule;
+        } catch (err) {
+          if (isDuplicateKey(err)) continue; // created meanwhile: decide again
+          throw err;
+        }
+      }
+      const r = await this.emails.updateOne(
+        { _id: campaignId, version: doc.version },
+        { $set: { 'date.sendReminderEmails': schedule.pending }, $inc: { version: 1 } },
+      );
+      if (r.matchedCount === 1) return schedule;
+    }
+    throw new RetriableError(`reminder email dates of campaign ${campaignId} kept changing; try again`);
+  }
+
   async completeReminderEmails(campaignId: string, dueAt: Date, triggeredAt: Date): Promise<boolean> {
     // Read, drop the date, write back guarded by the version (FerretDB ignores a conditional $pull):
     // a concurrent change makes the write miss and the loop read again.
@@ -198,7 +255,11 @@ export class MongoNotificationStateStore implements NotificationStateStore {
       const r = await this.emails.updateOne(
         { _id: campaignId, version: doc.version },
         {
-          $set: { 'date.sendReminderEmails': remaining, 'date.triggeredEmailReminders': triggeredAt },
+          $set: {
+            'date.sendReminderEmails': remaining,
+            'date.triggeredEmailReminders': triggeredAt,
+            triggered: [...(doc.triggered ?? []), { dueAt, triggeredAt }],
+          },
           $inc: { version: 1 },
         },
       );
@@ -253,14 +314,32 @@ export class MemoryNotificationStateStore implements NotificationStateStore {
   }
   async getReminderEmails(campaignId: string) {
     const e = this.emails.get(campaignId);
-    return e ? { ...e, sendReminderEmails: [...e.sendReminderEmails] } : undefined;
+    return e
+      ? { ...e, sendReminderEmails: [...e.sendReminderEmails], triggered: e.triggered.map((t) => ({ ...t })) }
+      : undefined;
   }
   async setReminderEmailDates(campaignId: string, dates: readonly Date[]) {
     this.emails.set(campaignId, {
+      triggered: [],
       ...this.emails.get(campaignId),
       campaignId,
       sendReminderEmails: [...dates],
     });
+  }
+  async scheduleReminderEmails(campaignId: string, dates: readonly Date[]) {
+    const e = this.emails.get(campaignId);
+    const schedule = scheduleReminderEmails(
+      { pending: e?.sendReminderEmails ?? [], triggered: (e?.triggered ?? []).map((t) => t.dueAt) },
+      dates,
+    );
+    if (schedule.changed)
+      this.emails.set(campaignId, {
+        triggered: [],
+        ...e,
+        campaignId,
+        sendReminderEmails: [...schedule.pending],
+      });
+    return schedule;
   }
   async completeReminderEmails(campaignId: string, dueAt: Date, triggeredAt: Date) {
     const e = this.emails.get(campaignId);
@@ -268,6 +347,7 @@ export class MemoryNotificationStateStore implements NotificationStateStore {
     if (!e || index < 0) return false;
     e.sendReminderEmails.splice(index, 1);
     e.triggeredEmailReminders = triggeredAt;
+    e.triggered.push({ dueAt, triggeredAt });
     return true;
   }
 }

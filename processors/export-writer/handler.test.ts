@@ -64,6 +64,7 @@ describe('export-writer', () => {
     const after = await s.state.getReminderEmails('c1');
     expect(after?.sendReminderEmails).toEqual([new Date('2026-11-02T16:00:00Z')]);
     expect(after?.triggeredEmailReminders).toEqual(new Date('2026-11-01T16:05:00.000Z'));
+    expect(after?.triggered).toEqual([{ dueAt: DUE, triggeredAt: new Date('2026-11-01T16:05:00.000Z') }]);
     expect(await writeReminderExport(request, s.resources, s.log)).toEqual({ status: 'ALREADY_DONE' });
     expect(s.bucket.puts).toBe(1);
   });
