@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
 import { runSchedulerReplica } from '../connectors/schedulers/index.ts';
+import { DEFAULT_SIM_PREFIX, SIM_PREFIX_NONE, schedulerNamesFor } from '../connectors/schedulers/names.ts';
 import { DEFAULT_TICK_LOG_NAMES } from '../connectors/schedulers/tick-log.ts';
 import { parseClock, systemClock } from '../lib/clock.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -21,30 +22,26 @@ export function registerSchedulers(program: Command): void {
     .option('--replica-id <id>', 'name of this replica in logs and ticks (default: host-pid)')
     .option(
       '--sim-prefix <name>',
-      'with a simulated clock: prefix of the tick topic, transactional id, state group and lease (simulated ticks never mix with real ones)',
-      'simulated',
+      `with a simulated clock: prefix of the tick topic, transactional id, state group and lease (simulated ticks never mix with real ones); "${SIM_PREFIX_NONE}": ticks on the real scheduler.ticks that scheduler-jobs reads (a demo on a simulated clock; the state stays apart, per time line)`,
+      DEFAULT_SIM_PREFIX,
     )
     .action(async (opts: { clock?: string; replicaId?: string; simPrefix: string }) => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
       const clock = parseClock(opts.clock ?? config.runtime.clock, opts.clock ? '--clock' : 'REGFLOW_CLOCK');
-      const simulated = clock !== systemClock;
-      const p = opts.simPrefix;
+      const { names, leasePrefix } = schedulerNamesFor(clock, opts.simPrefix);
+      if (clock !== systemClock && names.topic === DEFAULT_TICK_LOG_NAMES.topic)
+        logger.warn(
+          { topic: names.topic, transactionalId: names.transactionalId, stateGroup: names.stateGroup },
+          'simulated ticks on the real tick topic (--sim-prefix none): scheduler-jobs acts on them; do not run beside system-clock schedulers',
+        );
       const running = await runSchedulerReplica({
         config,
         clock,
         logger,
         replicaId: opts.replicaId,
-        ...(simulated
-          ? {
-              names: {
-                topic: `${p}.${DEFAULT_TICK_LOG_NAMES.topic}`,
-                transactionalId: `${p}-${DEFAULT_TICK_LOG_NAMES.transactionalId}`,
-                stateGroup: `${p}-${DEFAULT_TICK_LOG_NAMES.stateGroup}`,
-              },
-              leasePrefix: `${p}:scheduler`,
-            }
-          : {}),
+        names,
+        leasePrefix,
       });
       let signals = 0;
       const shutdown = (signal: NodeJS.Signals) => {

@@ -54,6 +54,11 @@ export class SimulatedClock implements Clock {
     this.anchorMs = options.anchorMs ?? this.realNow();
   }
 
+  /** What defines this clock's time line: processes with the same three share it. */
+  get timeline(): { startMs: number; speed: number; anchorMs: number } {
+    return { startMs: this.startMs, speed: this.speed, anchorMs: this.anchorMs };
+  }
+
   now(): Date {
     return new Date(this.nowMs());
   }

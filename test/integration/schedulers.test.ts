@@ -299,6 +299,29 @@ describe('the pieces that make a tick fire once', () => {
     }
   });
 
+  it('regflow schedulers run refuses a --sim-prefix that cannot name a topic, before touching anything', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(REPO_ROOT, 'bin/regflow.js'),
+        'schedulers',
+        'run',
+        '--clock',
+        'simulated:2026-11-01T00:00:00Z',
+        '--sim-prefix',
+        'not a prefix',
+      ],
+      { cwd: REPO_ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr?.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/--sim-prefix: expected "none" or letters/);
+  }, 60_000);
+
   it('the lease admits one holder at a time, with a fencing token that only grows', async () => {
     const prefix = uniqueName('lease');
     const redis = createRedis(config.redis);
