@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { BatchWriteItemCommand, DeleteTableCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { loadConfig } from '../config/index.ts';
 import { createDynamoDb, createMongo } from '../lib/clients.ts';
@@ -9,9 +10,14 @@ import { generateForMarket } from '../processors/notification-generator/handler.
 import { DemandTable } from '../stores/demand-table.ts';
 import { MongoNotificationCampaigns } from '../stores/notification-campaigns.ts';
 import { MongoNotificationStateStore } from '../stores/notification-state.ts';
-import { BATCH_WRITE_MAX, DynamoReminderWriter, reminderItem } from '../stores/reminder-writer.ts';
+import {
+  BATCH_WRITE_MAX,
+  DynamoReminderWriter,
+  reminderItem,
+  type WriteTotals,
+} from '../stores/reminder-writer.ts';
 import { MongoScoringStore } from '../stores/scoring.ts';
-import { MongoWinnerQueries } from '../stores/winners.ts';
+import { MongoWinnerQueries, type WinnerQueries } from '../stores/winners.ts';
 import { closedCampaign, SCENARIO_NOTIFY_AT, scoringRows } from '../test/fixtures/notifications.ts';
 
 // Notification generation for one market with N eligible winners (default 100,000), against the
@@ -76,6 +82,7 @@ export async function benchNotifications(opts: NotificationsBenchOptions): Promi
 
     const rawLoop = async (): Promise<number> => {
       const start = performance.now();
+      const progress = new Progress(items.length, start);
       let next = 0;
       const worker = async () => {
         for (;;) {
@@ -87,11 +94,14 @@ export async function benchNotifications(opts: NotificationsBenchOptions): Promi
             const out = await dynamo.send(
               new BatchWriteItemCommand({ RequestItems: { [tables.raw]: pending } }),
             );
-            pending = out.UnprocessedItems?.[tables.raw] ?? [];
+            const left = out.UnprocessedItems?.[tables.raw] ?? [];
+            progress.landed(pending.length - left.length);
+            pending = left;
           }
         }
       };
       await Promise.all(Array.from({ length: opts.concurrency }, worker));
+      console.log(`  per tenth (items/s): ${progress.tenths().join(' ')}`);
       return items.length / ((performance.now() - start) / 1000);
     };
 
@@ -107,16 +117,19 @@ export async function benchNotifications(opts: NotificationsBenchOptions): Promi
     console.log(`raw BatchWriteItem loop (before): ${rawBefore.toFixed(0)} items/s`);
 
     const state = new MongoNotificationStateStore(db);
+    const reads = new TimedReads(new MongoWinnerQueries(db));
+    const writer = new TimedWriter(dynamo, tables.gen, { concurrency: opts.concurrency });
     const resources = {
       campaigns: new MongoNotificationCampaigns(db),
       state,
-      winners: new MongoWinnerQueries(db),
-      reminders: new DynamoReminderWriter(dynamo, tables.gen, { concurrency: opts.concurrency }),
+      winners: reads,
+      reminders: writer,
       pager: new MemoryPager(),
       clock: new SimulatedClock(SCENARIO_NOTIFY_AT),
     };
     const log = { info: () => {}, warn: (o: object, msg?: string) => console.warn(msg, o) };
     const genStart = performance.now();
+    writer.start(rows.length, genStart);
     const outcome = await generateForMarket(
       {
         requestId: 'bench',
@@ -137,6 +150,19 @@ export async function benchNotifications(opts: NotificationsBenchOptions): Promi
     console.log(
       `generation: ${outcome.written} reminder records in ${genSeconds.toFixed(1)} s = ${genRate.toFixed(0)} records/s`,
     );
+    const stages = {
+      pages: reads.pages,
+      pageReadSeconds: Number((reads.ms / 1000).toFixed(2)),
+      slowestPageSeconds: Number((reads.slowestMs / 1000).toFixed(2)),
+      writeRequests: writer.requests,
+      meanWriteMs: Number((writer.requestMs / Math.max(1, writer.requests)).toFixed(1)),
+      meanInFlight: Number(writer.meanInFlight(performance.now()).toFixed(1)),
+    };
+    console.log(
+      `  stages: ${stages.pages} cursor pages fetched in ${stages.pageReadSeconds} s (slowest ${stages.slowestPageSeconds} s); ` +
+        `${stages.writeRequests} BatchWriteItems, mean ${stages.meanWriteMs} ms, mean in flight ${stages.meanInFlight} of ${opts.concurrency}`,
+    );
+    console.log(`  per tenth (records/s): ${writer.progress!.tenths().join(' ')}`);
 
     const rawAfter = await rawLoop();
     console.log(`raw BatchWriteItem loop (after): ${rawAfter.toFixed(0)} items/s`);
@@ -156,6 +182,8 @@ export async function benchNotifications(opts: NotificationsBenchOptions): Promi
         rawBatchWriteItemsPerSec: Math.round(limit),
         ratio: Number(ratio.toFixed(3)),
         scoringCursorRowsPerSec: Math.round(readRate),
+        stages,
+        loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
         goalRatio: 0.8,
       })}`,
     );
@@ -166,5 +194,83 @@ export async function benchNotifications(opts: NotificationsBenchOptions): Promi
     await db.dropDatabase().catch(() => {});
     await mongo.close();
     dynamo.destroy();
+  }
+}
+
+/** Items landed over time: the rate of each tenth of the total (a rate that falls with size shows here). */
+class Progress {
+  private done = 0;
+  private readonly marks: number[] = [];
+  constructor(
+    private readonly total: number,
+    private readonly start: number,
+  ) {}
+  landed(n: number): void {
+    this.done += n;
+    while (this.marks.length < 10 && this.done >= ((this.marks.length + 1) * this.total) / 10)
+      this.marks.push(performance.now());
+  }
+  tenths(): string[] {
+    return this.marks.map((t, i) =>
+      (this.total / 10 / ((t - (i === 0 ? this.start : this.marks[i - 1]!)) / 1000)).toFixed(0),
+    );
+  }
+}
+
+/** The generator's writer, timed: each BatchWriteItem's latency and how many are in flight. */
+class TimedWriter extends DynamoReminderWriter {
+  requests = 0;
+  requestMs = 0;
+  progress: Progress | undefined;
+  private inFlight = 0;
+  private integral = 0;
+  private since = 0;
+  private begun = 0;
+  start(total: number, at: number): void {
+    this.progress = new Progress(total, at);
+    this.since = this.begun = at;
+  }
+  private move(delta: number): void {
+    const now = performance.now();
+    this.integral += this.inFlight * (now - this.since);
+    this.since = now;
+    this.inFlight += delta;
+  }
+  meanInFlight(now: number): number {
+    return (this.integral + this.inFlight * (now - this.since)) / Math.max(1, now - this.begun);
+  }
+  override async writeBatch(requests: WriteRequest[]): Promise<WriteTotals> {
+    const t0 = performance.now();
+    this.move(1);
+    try {
+      const totals = await super.writeBatch(requests);
+      this.progress?.landed(totals.written);
+      return totals;
+    } finally {
+      this.move(-1);
+      this.requests++;
+      this.requestMs += performance.now() - t0;
+    }
+  }
+}
+
+/** The winner cursor, timed page by page (the generator reads one page ahead). */
+class TimedReads implements Pick<WinnerQueries, 'reminderFans'> {
+  pages = 0;
+  ms = 0;
+  slowestMs = 0;
+  constructor(private readonly inner: WinnerQueries) {}
+  async *reminderFans(campaignId: string, marketId: string, pageSize: number) {
+    const it = this.inner.reminderFans(campaignId, marketId, pageSize)[Symbol.asyncIterator]();
+    for (;;) {
+      const t0 = performance.now();
+      const page = await it.next();
+      const ms = performance.now() - t0;
+      this.ms += ms;
+      this.slowestMs = Math.max(this.slowestMs, ms);
+      if (page.done) return;
+      this.pages++;
+      yield page.value;
+    }
   }
 }

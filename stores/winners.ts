@@ -9,7 +9,11 @@ import type { UserProfile } from './users.ts';
 //     one server-side cursor (the generator: never a whole market in memory, and no query re-run
 //     per page: on the local FerretDB, range queries of 2,000 read 5,000 rows in 4.2 s, one
 //     cursor 10,000 in 2.5 s, one measurement on a loaded machine);
-//   - a campaign's winners with a code, paged by a range on _id, and their profiles (the email export).
+//   - a campaign's winners with a code, streamed in pages from one server-side cursor too, and
+//     their profiles (the email export). Not pages of range queries: FerretDB on SQLite pushes
+//     down only an _id equality, so every other query scans the whole collection (and sorts it in
+//     memory for a sort): one query per page made the export quadratic in the campaign's size.
+//     The export sorts its rows itself.
 // The database does the coarse filtering (verdict, code, +1 phone); notifications/eligibility.ts
 // stays the one definition, applied again to every row.
 
@@ -26,17 +30,11 @@ export interface WinnerQueries {
    * the whole market in memory, and no query re-run per page.
    */
   reminderFans(campaignId: string, marketId: string, pageSize: number): AsyncIterable<ReminderFan[]>;
-  /** A page of the campaign's winners with a code (any market), from cursor `after` ('' = the start). */
-  campaignWinners(campaignId: string, after: string, limit: number): Promise<WinnerPage>;
+  /** The campaign's winners with a code (any market) through one server-side cursor, in pages; no order. */
+  campaignWinners(campaignId: string, pageSize: number): AsyncIterable<WinnerRow[]>;
   profiles(
     globalUserIds: readonly string[],
   ): Promise<Map<string, Pick<UserProfile, 'email' | 'firstName' | 'lastName'>>>;
-}
-
-export interface WinnerPage {
-  rows: WinnerRow[];
-  /** The cursor of the next page; null when this was the last. */
-  next: string | null;
 }
 
 interface RowDoc extends ScoringRow {
@@ -47,6 +45,8 @@ interface UserDoc extends UserProfile {
 }
 
 const PLUS_ONE = /^\+1\d{10}$/;
+/** Profile lookups in flight for the export. */
+const PROFILE_LOOKUPS = 16;
 
 const toFan = (d: ScoringRow): ReminderFan => ({
   globalUserId: d.globalUserId,
@@ -75,13 +75,20 @@ export class MongoWinnerQueries implements WinnerQueries {
     };
   }
 
+  private winnerFilter(campaignId: string, marketId: string): Filter<RowDoc> {
+    return { campaignId, marketId, verdict: true, code: { $exists: true, $ne: '' } };
+  }
+
   countReminderEligible(campaignId: string, marketId: string): Promise<number> {
     return this.rows.countDocuments(this.eligibleFilter(campaignId, marketId));
   }
 
   async *reminderFans(campaignId: string, marketId: string, pageSize: number): AsyncIterable<ReminderFan[]> {
     const cursor = this.rows
-      .find(this.eligibleFilter(campaignId, marketId), {
+      // Without the phone's $regex: FerretDB compiles a filter's regex again for every document,
+      // and the generator applies the full eligibility rule to every row anyway (a non-+1 phone
+      // counts as ineligible there).
+      .find(this.winnerFilter(campaignId, marketId), {
         projection: { globalUserId: 1, marketId: 1, verdict: 1, code: 1, phone: 1, locale: 1 },
       })
       .batchSize(pageSize);
@@ -100,31 +107,47 @@ export class MongoWinnerQueries implements WinnerQueries {
     }
   }
 
-  async campaignWinners(campaignId: string, after: string, limit: number): Promise<WinnerPage> {
-    // _id is `<campaign>:<market>:<fan>`: one campaign's rows are a contiguous, ordered range.
-    const docs = await this.rows
+  async *campaignWinners(campaignId: string, pageSize: number): AsyncIterable<WinnerRow[]> {
+    const cursor = this.rows
       .find(
-        { _id: { $gt: after === '' ? `${campaignId}:` : after, $lt: `${campaignId};` }, verdict: true },
-        { projection: { _id: 1, globalUserId: 1, marketId: 1, code: 1 } },
+        { campaignId, verdict: true, code: { $exists: true, $ne: '' } },
+        { projection: { globalUserId: 1, marketId: 1, code: 1 } },
       )
-      .sort({ _id: 1 })
-      .limit(limit)
-      .toArray();
-    return {
-      rows: docs
-        .filter((d) => typeof d.code === 'string' && d.code !== '')
-        .map((d) => ({ globalUserId: d.globalUserId, marketId: d.marketId, code: d.code! })),
-      next: docs.length < limit ? null : docs.at(-1)!._id,
-    };
+      .batchSize(pageSize);
+    try {
+      let page: WinnerRow[] = [];
+      for await (const d of cursor) {
+        if (typeof d.code !== 'string' || d.code === '') continue;
+        page.push({ globalUserId: d.globalUserId, marketId: d.marketId, code: d.code });
+        if (page.length === pageSize) {
+          yield page;
+          page = [];
+        }
+      }
+      if (page.length > 0) yield page;
+    } finally {
+      await cursor.close();
+    }
   }
 
   async profiles(globalUserIds: readonly string[]) {
-    const docs = await this.users
-      .find({ _id: { $in: [...globalUserIds] } }, { projection: { email: 1, firstName: 1, lastName: 1 } })
-      .toArray();
-    return new Map(
-      docs.map((d) => [d._id, { email: d.email, firstName: d.firstName, lastName: d.lastName }]),
-    );
+    // One _id equality per fan, PROFILE_LOOKUPS in flight: FerretDB on SQLite pushes down only an
+    // _id equality; an `$in` scans the whole user store for every page of the export.
+    const found = new Map<string, Pick<UserProfile, 'email' | 'firstName' | 'lastName'>>();
+    const ids = [...new Set(globalUserIds)];
+    let next = 0;
+    const worker = async () => {
+      while (next < ids.length) {
+        const id = ids[next++]!;
+        const d = await this.users.findOne(
+          { _id: id },
+          { projection: { email: 1, firstName: 1, lastName: 1 } },
+        );
+        if (d) found.set(id, { email: d.email, firstName: d.firstName, lastName: d.lastName });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PROFILE_LOOKUPS, ids.length) }, worker));
+    return found;
   }
 }
 
@@ -157,18 +180,11 @@ export class MemoryWinnerQueries implements WinnerQueries {
     for (let i = 0; i < fans.length; i += pageSize) yield fans.slice(i, i + pageSize);
   }
 
-  async campaignWinners(campaignId: string, after: string, limit: number): Promise<WinnerPage> {
-    const id = (r: ScoringRow) => `${r.campaignId}:${r.marketId}:${r.globalUserId}`;
-    const page = this.rows
-      .filter((r) => r.campaignId === campaignId && r.verdict === true && id(r) > after)
-      .sort((a, b) => (id(a) < id(b) ? -1 : 1))
-      .slice(0, limit);
-    return {
-      rows: page
-        .filter((r) => r.code)
-        .map((r) => ({ globalUserId: r.globalUserId, marketId: r.marketId, code: r.code! })),
-      next: page.length < limit ? null : id(page.at(-1)!),
-    };
+  async *campaignWinners(campaignId: string, pageSize: number) {
+    const rows = this.rows
+      .filter((r) => r.campaignId === campaignId && r.verdict === true && r.code)
+      .map((r) => ({ globalUserId: r.globalUserId, marketId: r.marketId, code: r.code! }));
+    for (let i = 0; i < rows.length; i += pageSize) yield rows.slice(i, i + pageSize);
   }
 
   async profiles(globalUserIds: readonly string[]) {

@@ -51,10 +51,9 @@ export async function writeReminderExport(
   const markets = new Map(campaign.markets.map((m) => [m.id, m]));
   const recipients: ReminderRecipient[] = [];
   let skipped = 0;
-  for (let after = ''; ; ) {
-    const page = await r.winners.campaignWinners(campaign.id, after, WINNER_PAGE);
-    const profiles = await r.winners.profiles([...new Set(page.rows.map((w) => w.globalUserId))]);
-    for (const w of page.rows) {
+  for await (const page of r.winners.campaignWinners(campaign.id, WINNER_PAGE)) {
+    const profiles = await r.winners.profiles([...new Set(page.map((w) => w.globalUserId))]);
+    for (const w of page) {
       const profile = profiles.get(w.globalUserId);
       const market = markets.get(w.marketId);
       if (!profile?.email || !market) {
@@ -71,8 +70,6 @@ export async function writeReminderExport(
         timezone: market.presale.timeZone,
       });
     }
-    if (page.next === null) break;
-    after = page.next;
   }
   const file = reminderExport(campaign.id, dueAt, recipients);
   await r.bucket.ensure();

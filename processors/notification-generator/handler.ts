@@ -1,6 +1,7 @@
 import type { Clock } from '../../lib/clock.ts';
 import { describeError } from '../../lib/errors.ts';
 import type { Pager } from '../../lib/pagerduty.ts';
+import { readAhead } from '../../lib/read-ahead.ts';
 import { reminderRecords } from '../../notifications/reminder-records.ts';
 import {
   type BatchHandler,
@@ -19,7 +20,7 @@ import type { WinnerQueries } from '../../stores/winners.ts';
 //   - a market already date.notified is skipped (a redelivered, replayed or repeated request);
 //   - a missing campaign (or market) is logged and skipped;
 //   - the eligible fans (winners with a code for this market and a +1 phone) are read page by
-//     page from one server-side cursor, turned into localized reminder records (the pure
+//     page from one server-side cursor, a few pages ahead of the writes, turned into localized reminder records (the pure
 //     reminderRecords) and streamed to the demand table, 25 items a BatchWriteItem;
 //   - records without a body are dropped and counted by reason;
 //   - everything written → date.notified (conditional: set once); no eligible fan → zero records,
@@ -32,6 +33,8 @@ import type { WinnerQueries } from '../../stores/winners.ts';
 // runtime retries the request, which is safe for the same reasons).
 
 export const FAN_PAGE = 2_000;
+/** Pages of eligible fans read ahead of the writes (at most this many × FAN_PAGE fans held). */
+export const READ_AHEAD_PAGES = 4;
 
 export interface GeneratorResources {
   campaigns: Pick<NotificationCampaigns, 'get'>;
@@ -61,24 +64,20 @@ async function writeMarket(
   const session = r.reminders.session();
   const dropped: Record<string, number> = {};
   let ineligible = 0;
-  const pages = r.winners
-    .reminderFans(request.campaignId, request.marketId, FAN_PAGE)
-    [Symbol.asyncIterator]();
+  // The cursor runs up to READ_AHEAD_PAGES pages ahead of the writes: a read that stalls (the
+  // database busy with other work) stops the writes only once the buffer is empty.
+  const pages = readAhead(
+    r.winners.reminderFans(request.campaignId, request.marketId, FAN_PAGE),
+    READ_AHEAD_PAGES,
+  );
   try {
-    // One page read ahead: the cursor fetches page k + 1 while page k is being written.
-    let next = pages.next();
-    for (;;) {
-      const page = await next;
-      if (page.done) break;
-      next = pages.next();
-      next.catch(() => {}); // awaited on the next turn; a failure surfaces there
-      const batch = reminderRecords(campaign, market, page.value);
+    for await (const page of pages) {
+      const batch = reminderRecords(campaign, market, page);
       ineligible += batch.ineligible;
       for (const [reason, n] of Object.entries(batch.dropped)) dropped[reason] = (dropped[reason] ?? 0) + n;
       await session.push(batch.records);
     }
   } catch (err) {
-    await pages.return?.(undefined).catch(() => {});
     await session.finish(); // let what is in flight land before deciding anything
     throw err;
   }
