@@ -29,7 +29,7 @@ export interface ReplicationBenchOptions {
 /** Fans whose entry-store visibility is polled directly (every 10th); every fan is timed through data.records. */
 const SAMPLE_EVERY = 10;
 /** Oldest pending sampled fans looked up per poll round. */
-const POLL_WINDOW = 8;
+const POLL_WINDOW = 4;
 
 const quantile = (sorted: number[], q: number) =>
   sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
