@@ -11,8 +11,12 @@ export function registerRun(program: Command): void {
     .description(
       'run one or more processors in this process until SIGTERM / SIGINT (one HTTP endpoint, shared clients)',
     )
+    .option(
+      '--clock <spec>',
+      'the clock time decisions read: system, or simulated:<ISO start>[,speed=N][,anchor=EPOCH_MS] (default: REGFLOW_CLOCK)',
+    )
     .argument('<processor...>', `one or more of: ${Object.keys(PROCESSORS).join(', ')}`)
-    .action(async (names: string[]) => {
+    .action(async (names: string[], opts: { clock?: string }) => {
       const unknown = names.filter((n) => !PROCESSORS[n]);
       if (unknown.length > 0) {
         throw new UsageError(
@@ -20,7 +24,9 @@ export function registerRun(program: Command): void {
         );
       }
       if (new Set(names).size !== names.length) throw new UsageError('a processor is named twice');
-      const config = loadConfig();
+      const config = loadConfig(
+        opts.clock === undefined ? process.env : { ...process.env, REGFLOW_CLOCK: opts.clock },
+      );
       const logger = createLogger(config.logLevel);
       const running = await runProcessors({
         config,

@@ -16,8 +16,7 @@ export function registerSchedulers(program: Command): void {
     )
     .option(
       '--clock <spec>',
-      'system, or simulated:<ISO start>[,speed=N][,anchor=EPOCH_MS] (speed 1440 = a day per minute; replicas with the same anchor share one time line)',
-      'system',
+      'system, or simulated:<ISO start>[,speed=N][,anchor=EPOCH_MS] (speed 1440 = a day per minute; replicas with the same anchor share one time line; default: REGFLOW_CLOCK)',
     )
     .option('--replica-id <id>', 'name of this replica in logs and ticks (default: host-pid)')
     .option(
@@ -25,10 +24,10 @@ export function registerSchedulers(program: Command): void {
       'with a simulated clock: prefix of the tick topic, transactional id, state group and lease (simulated ticks never mix with real ones)',
       'simulated',
     )
-    .action(async (opts: { clock: string; replicaId?: string; simPrefix: string }) => {
+    .action(async (opts: { clock?: string; replicaId?: string; simPrefix: string }) => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
-      const clock = parseClock(opts.clock);
+      const clock = parseClock(opts.clock ?? config.runtime.clock, opts.clock ? '--clock' : 'REGFLOW_CLOCK');
       const simulated = clock !== systemClock;
       const p = opts.simPrefix;
       const running = await runSchedulerReplica({

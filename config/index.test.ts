@@ -75,3 +75,21 @@ describe('runtime settings', () => {
     );
   });
 });
+
+describe('REGFLOW_CLOCK', () => {
+  it('defaults to the system clock and accepts a simulated one', () => {
+    expect(loadConfig({}).runtime.clock).toBe('system');
+    const spec = 'simulated:2026-03-08T01:00:00-08:00,speed=1440,anchor=1700000000000';
+    expect(loadConfig({ REGFLOW_CLOCK: spec }).runtime.clock).toBe(spec);
+  });
+
+  it('names the variable and the reason for a bad spec', () => {
+    expect(() => loadConfig({ REGFLOW_CLOCK: 'fast' })).toThrow(/REGFLOW_CLOCK: expected "system" or "simulated/);
+    expect(() => loadConfig({ REGFLOW_CLOCK: 'simulated:yesterday' })).toThrow(
+      /REGFLOW_CLOCK: start yesterday is not an ISO instant/,
+    );
+    expect(() => loadConfig({ REGFLOW_CLOCK: 'simulated:2026-01-01T00:00:00Z,warp=2' })).toThrow(
+      /REGFLOW_CLOCK: unknown option warp/,
+    );
+  });
+});

@@ -2,7 +2,8 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { ConfigError } from '../lib/errors.ts';
+import { parseClock } from '../lib/clock.ts';
+import { ConfigError, ValidationError } from '../lib/errors.ts';
 
 // The one config loader: reads REGFLOW_* once, validates, freezes. Everything else receives a
 // typed slice of the result. A bad value fails at start with the variable's name and the reason.
@@ -61,6 +62,10 @@ export const VARIABLES = {
   REGFLOW_KAFKA_SESSION_TIMEOUT_MS: {
     default: '30000',
     doc: 'Consumer group session timeout: how long a silent processor keeps its partitions.',
+  },
+  REGFLOW_CLOCK: {
+    default: 'system',
+    doc: 'The clock every time decision reads (notification planning, polls, exports, scheduler ticks): `system`, or `simulated:<ISO start>[,speed=N][,anchor=EPOCH_MS]` for tests and the demo (speed 1440 = a day per minute; processes given the same start, speed and anchor share one time line). `regflow run --clock` and `regflow schedulers run --clock` override it.',
   },
   REGFLOW_BATCH_MAX_RECORDS: {
     default: '2000',
@@ -157,6 +162,8 @@ export interface Config {
     httpPort: number;
     sessionTimeoutMs: number;
     batchMaxRecords: number;
+    /** The clock's spec (see REGFLOW_CLOCK); `clockFromConfig` turns it into a Clock. */
+    clock: string;
   };
   schedulers: { leaseTtlMs: number; catchUpMax: number };
   notifications: {
@@ -187,6 +194,17 @@ function read<T>(env: Env, name: Variable, schema: z.ZodType<T, z.ZodTypeDef, st
     throw new ConfigError(name, `${reason} (got ${JSON.stringify(value)})`);
   }
   return parsed.data;
+}
+
+function readClock(env: Env): string {
+  const spec = read(env, 'REGFLOW_CLOCK', z.string());
+  try {
+    parseClock(spec, 'REGFLOW_CLOCK');
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    throw new ConfigError('REGFLOW_CLOCK', err.message.replace(/^REGFLOW_CLOCK: /, ''));
+  }
+  return spec;
 }
 
 const isSet = (env: Env, name: Variable) => (env[name] ?? '').trim() !== '';
@@ -264,6 +282,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       httpPort: read(env, 'REGFLOW_HTTP_PORT', intIn(0, 65_535)),
       sessionTimeoutMs: read(env, 'REGFLOW_KAFKA_SESSION_TIMEOUT_MS', intIn(6_000, 300_000)),
       batchMaxRecords: read(env, 'REGFLOW_BATCH_MAX_RECORDS', intIn(1, 100_000)),
+      clock: readClock(env),
     },
     api: {
       host: read(env, 'REGFLOW_API_HOST', z.string().min(1)),

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from '../lib/clock.ts';
+import { type Clock, parseClock } from '../lib/clock.ts';
 import { type Pager, PagerDutyEvents } from '../lib/pagerduty.ts';
 import { dynamodb, mongo, s3 } from '../lib/resources.ts';
 import { defineResource, type Resource } from '../runtime/resources.ts';
@@ -52,9 +52,15 @@ export const pager = defineResource<Pager>({
   },
 });
 
-/** The clock as a resource: the system clock, or a simulated one a test or demo hands in. */
-export const clockResource = (clock: Clock = systemClock): Resource<Clock> =>
-  defineResource<Clock>({ name: 'clock', open: async () => clock });
+/**
+ * The clock as a resource: the one REGFLOW_CLOCK names (system by default; `regflow run --clock`
+ * sets it), or one a test hands in.
+ */
+export const clockResource = (clock?: Clock): Resource<Clock> =>
+  defineResource<Clock>({
+    name: 'clock',
+    open: async ({ config }) => clock ?? parseClock(config.runtime.clock, 'REGFLOW_CLOCK'),
+  });
 
 export const notificationSettings = defineResource<{ sendRatePerHour: number }>({
   name: 'notification-settings',
