@@ -25,6 +25,14 @@ export function withDiagram(readme: string, t: Topology = topology): string {
 }
 
 const code = (name: string) => `\`${name}\``;
+
+/** A Markdown table padded the way the formatter (Biome) pads one, so formatting leaves it as it is. */
+function markdownTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => [...(r[i] ?? '')].length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => c + ' '.repeat(widths[i]! - [...c].length)).join(' | ')} |`;
+  return `${[line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')}\n`;
+}
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 /** One row per processor (then per connector): what it consumes, produces, changes, and how it retries. */
@@ -57,12 +65,10 @@ export function processorTable(t: Topology = topology): string {
     'none (reads only)',
     'no retry topics: a failed round aborts its transaction and is read again from the checkpoint',
   ]);
-  const lines = [
-    '| processor | consumes | produces | side effects | retry policy |',
-    '| --------- | -------- | -------- | ------------ | ------------ |',
-    ...[...rows, ...connectors].map((r) => `| ${r.map(cell).join(' | ')} |`),
-  ];
-  return `${lines.join('\n')}\n`;
+  return markdownTable(
+    ['processor', 'consumes', 'produces', 'side effects', 'retry policy'],
+    [...rows, ...connectors].map((r) => r.map(cell)),
+  );
 }
 
 export function withProcessorTable(readme: string, t: Topology = topology): string {
