@@ -97,7 +97,8 @@ export async function benchPipelineRss(opts: { settleSeconds: number; samples: n
   const errors: string[] = [];
   const supervisor = new Supervisor(components, {
     onLine: (name, line) => {
-      if (!line.startsWith('{') || /"level":(50|60)/.test(line)) errors.push(`${name}: ${line.slice(0, 300)}`);
+      if (!line.startsWith('{') || /"level":(50|60)/.test(line))
+        errors.push(`${name}: ${line.slice(0, 300)}`);
     },
     onEvent: (name, event) => console.log(`${name.padEnd(11)} ${event}`),
     stopGraceMs: 20_000,
