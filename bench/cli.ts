@@ -45,8 +45,13 @@ program
   )
   .option('--settle <seconds>', 'seconds after ready before sampling', positive, 10)
   .option('--samples <n>', 'samples, one a second (median and max reported)', positive, 10)
-  .action(async (opts: { settle: number; samples: number }) => {
-    await benchPipelineRss({ settleSeconds: opts.settle, samples: opts.samples });
+  .option(
+    '--compiled',
+    "run the components from npm run build's dist/ (as the image does) instead of through tsx",
+  )
+  .option('--node-options <flags>', 'NODE_OPTIONS of the components, e.g. --max-semi-space-size=2')
+  .action(async (opts: { settle: number; samples: number; compiled?: boolean; nodeOptions?: string }) => {
+    await benchPipelineRss({ ...opts, settleSeconds: opts.settle });
     process.exit(0);
   });
 

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { pipelineComponents } from '../cli/start.ts';
-import { type Config, loadConfig } from '../config/index.ts';
+import { type Config, loadConfig, REPO_ROOT } from '../config/index.ts';
 import {
   memoryTotals,
   PIPELINE_MEMORY_GOAL_MIB,
@@ -67,7 +67,16 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : Math.round((s[m - 1]! + s[m]!) / 2);
 };
 
-export async function benchPipelineRss(opts: { settleSeconds: number; samples: number }): Promise<void> {
+export interface PipelineRssOptions {
+  settleSeconds: number;
+  samples: number;
+  /** Run the components from `npm run build`'s dist/ (what the image runs) instead of through tsx. */
+  compiled?: boolean;
+  /** NODE_OPTIONS of the components (e.g. V8 heap flags). */
+  nodeOptions?: string;
+}
+
+export async function benchPipelineRss(opts: PipelineRssOptions): Promise<void> {
   const base = loadConfig();
   const busy = await liveGroups(base, Object.keys(PROCESSORS));
   if (busy.length > 0) {
@@ -93,7 +102,13 @@ export async function benchPipelineRss(opts: { settleSeconds: number; samples: n
     REGFLOW_LOG_LEVEL: 'warn',
   });
   const config = loadConfig();
-  const components = pipelineComponents(config);
+  const compiledEntry = join(REPO_ROOT, 'dist/cli/regflow.js');
+  if (opts.compiled && !existsSync(compiledEntry)) throw new Error('no dist/: run `npm run build` first');
+  const components = pipelineComponents(config).map((c) => ({
+    ...c,
+    args: opts.compiled ? c.args.map((a) => (a.endsWith('bin/regflow.js') ? compiledEntry : a)) : c.args,
+    env: { ...c.env, ...(opts.nodeOptions ? { NODE_OPTIONS: opts.nodeOptions } : {}) },
+  }));
   const errors: string[] = [];
   const supervisor = new Supervisor(components, {
     onLine: (name, line) => {
@@ -157,6 +172,8 @@ export async function benchPipelineRss(opts: { settleSeconds: number; samples: n
       `BENCH ${JSON.stringify({
         bench: 'pipeline-rss',
         unit: 'MiB',
+        compiled: opts.compiled ?? false,
+        nodeOptions: opts.nodeOptions ?? null,
         settleSeconds: opts.settleSeconds,
         samples: opts.samples,
         components: figures,
