@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -35,6 +35,25 @@ describe('npm run build', () => {
     // Loads every module of the topology and the Avro schemas copied next to the compiled code.
     const topology = await regflow('topology');
     for (const name of Object.keys(PROCESSORS)) expect(topology.stdout).toContain(`group   ${name}`);
+
+    // The image installs the production dependencies only: the compiled code imports nothing else.
+    const { dependencies } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    const imported = new Set<string>();
+    for (const file of readdirSync(outDir, { recursive: true, encoding: 'utf8' })) {
+      if (!file.endsWith('.js')) continue;
+      const code = readFileSync(join(outDir, file), 'utf8');
+      const pattern =
+        /^\s*(?:import|export)\b[^;'"`]*?\bfrom\s*'([^'.][^']*)'|\bimport\(\s*'([^'.][^']*)'\s*\)/gm;
+      for (const m of code.matchAll(pattern)) {
+        const spec = (m[1] ?? m[2])!;
+        const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+        if (!name.startsWith('node:')) imported.add(name);
+      }
+    }
+    expect([...imported].filter((name) => !(name in dependencies))).toEqual([]);
+    expect(imported).toContain('kafkajs');
 
     // `run` loads every processor's module; an unknown name is refused before any connection.
     const refused = await regflow('run', 'no-such-processor').catch(
