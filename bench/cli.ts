@@ -89,7 +89,12 @@ program
   )
   .option('--count <n>', 'registrations written', positive, 10_000)
   .option('--rate <n>', 'registrations per second (steady)', positive, 50)
-  .option('--poll <ms>', 'entry-store poll interval', positive, 50)
+  .option(
+    '--poll <ms>',
+    'entry-store poll interval (each round looks up the 4 oldest pending sampled fans)',
+    positive,
+    200,
+  )
   .option('--connector-poll <ms>', "connector's idle GetRecords interval (its default: 500)", positive, 500)
   .option('--concurrency <n>', 'partitions each processor handles at once (of 6)', positive, 6)
   .action(
