@@ -149,6 +149,10 @@ export const VARIABLES = {
     default: '0',
     doc: 'Tests: 1 keeps services that the test run started running afterwards.',
   },
+  REGFLOW_TEST_CONTAINERS: {
+    default: '0',
+    doc: 'Tests: where the services come from. 0: local processes (npm run infra); 1: containers started with testcontainers (needs a Docker engine); auto: containers when a Docker engine answers, else local.',
+  },
   REGFLOW_TEST_BROKER_RESTART: {
     default: '0',
     doc: 'Tests: 1 runs the tests that stop and restart the local Kafka broker (only one this checkout started; disruptive on a shared broker).',
@@ -204,6 +208,8 @@ export interface Config {
   logLevel: z.infer<typeof logLevel>;
   paths: { cacheDir: string; dataDir: string };
   keepInfra: boolean;
+  /** Tests: local services (off), containers (on), or containers when Docker answers (auto). */
+  testContainers: 'off' | 'on' | 'auto';
   testStormZombies: boolean;
   testBrokerRestart: boolean;
 }
@@ -349,6 +355,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     keepInfra:
       read(env, 'REGFLOW_KEEP_INFRA', z.enum(['0', '1', 'true', 'false'])).match(/^(1|true)$/) !== null,
+    testContainers: ({ '0': 'off', false: 'off', '1': 'on', true: 'on', auto: 'auto' } as const)[
+      read(env, 'REGFLOW_TEST_CONTAINERS', z.enum(['0', '1', 'true', 'false', 'auto']))
+    ],
     testBrokerRestart:
       read(env, 'REGFLOW_TEST_BROKER_RESTART', z.enum(['0', '1', 'true', 'false'])).match(/^(1|true)$/) !==
       null,

@@ -260,7 +260,8 @@ export async function runConnector(opts: ConnectorOptions): Promise<RunningConne
     async stop() {
       stopping = true;
       stopController.abort();
-      await Promise.race([done, sleep(STOP_TIMEOUT_MS)]);
+      // The timer must not keep the process alive once `done` has settled.
+      await Promise.race([done, sleep(STOP_TIMEOUT_MS, undefined, { ref: false })]);
     },
     done,
   };
