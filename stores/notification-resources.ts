@@ -52,15 +52,19 @@ export const pager = defineResource<Pager>({
   },
 });
 
+/** The clock REGFLOW_CLOCK names: one resource, so the processors of one process share it. */
+const configuredClock = defineResource<Clock>({
+  name: 'clock',
+  open: async ({ config }) => parseClock(config.runtime.clock, 'REGFLOW_CLOCK'),
+});
+
 /**
  * The clock as a resource: the one REGFLOW_CLOCK names (system by default; `regflow run --clock`
- * sets it), or one a test hands in.
+ * sets it), or one a test hands in. Without an argument it is always the same resource: the
+ * runtime refuses two different resources of one name in one process (`regflow run a b c`).
  */
 export const clockResource = (clock?: Clock): Resource<Clock> =>
-  defineResource<Clock>({
-    name: 'clock',
-    open: async ({ config }) => clock ?? parseClock(config.runtime.clock, 'REGFLOW_CLOCK'),
-  });
+  clock === undefined ? configuredClock : defineResource<Clock>({ name: 'clock', open: async () => clock });
 
 export const notificationSettings = defineResource<{ sendRatePerHour: number }>({
   name: 'notification-settings',
