@@ -1,9 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { BatchWriteItemCommand, DeleteTableCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  type BatchWriteItemCommandOutput,
+  DeleteTableCommand,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
 import { loadConfig } from '../config/index.ts';
 import { createDynamoDb, createMongo } from '../lib/clients.ts';
 import { SimulatedClock } from '../lib/clock.ts';
+import { isRetriable } from '../lib/errors.ts';
 import { MemoryPager } from '../lib/pagerduty.ts';
 import { reminderRecords } from '../notifications/reminder-records.ts';
 import { generateForMarket } from '../processors/notification-generator/handler.ts';
@@ -80,6 +86,7 @@ export async function benchNotifications(opts: NotificationsBenchOptions): Promi
       })),
     ).records.map((r) => ({ PutRequest: { Item: reminderItem(r) } }) as WriteRequest);
 
+    let rawRetries = 0;
     const rawLoop = async (): Promise<number> => {
       const start = performance.now();
       const progress = new Progress(items.length, start);
@@ -91,9 +98,15 @@ export async function benchNotifications(opts: NotificationsBenchOptions): Promi
           if (i >= items.length) return;
           let pending = items.slice(i, i + BATCH_WRITE_MAX);
           while (pending.length > 0) {
-            const out = await dynamo.send(
-              new BatchWriteItemCommand({ RequestItems: { [tables.raw]: pending } }),
-            );
+            let out: BatchWriteItemCommandOutput;
+            try {
+              out = await dynamo.send(new BatchWriteItemCommand({ RequestItems: { [tables.raw]: pending } }));
+            } catch (err) {
+              // A stalled endpoint (the SDK's request timeout) is retried, as the generator's writer does.
+              if (!isRetriable(err)) throw err;
+              rawRetries++;
+              continue;
+            }
             const left = out.UnprocessedItems?.[tables.raw] ?? [];
             progress.landed(pending.length - left.length);
             pending = left;
@@ -182,6 +195,7 @@ export async function benchNotifications(opts: NotificationsBenchOptions): Promi
         rawBatchWriteItemsPerSec: Math.round(limit),
         ratio: Number(ratio.toFixed(3)),
         scoringCursorRowsPerSec: Math.round(readRate),
+        rawRetries,
         stages,
         loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
         goalRatio: 0.8,
