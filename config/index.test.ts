@@ -84,7 +84,9 @@ describe('REGFLOW_CLOCK', () => {
   });
 
   it('names the variable and the reason for a bad spec', () => {
-    expect(() => loadConfig({ REGFLOW_CLOCK: 'fast' })).toThrow(/REGFLOW_CLOCK: expected "system" or "simulated/);
+    expect(() => loadConfig({ REGFLOW_CLOCK: 'fast' })).toThrow(
+      /REGFLOW_CLOCK: expected "system" or "simulated/,
+    );
     expect(() => loadConfig({ REGFLOW_CLOCK: 'simulated:yesterday' })).toThrow(
       /REGFLOW_CLOCK: start yesterday is not an ISO instant/,
     );
