@@ -16,7 +16,6 @@ import { type Component, Supervisor } from '../supervisor/supervisor.ts';
 import { ensureTopics } from '../topology/admin.ts';
 import { allTopics } from '../topology/describe.ts';
 import { topology } from '../topology/index.ts';
-import { deadLetterTopicName } from '../topology/types.ts';
 
 // The demo's own pipeline: the services as `npm start` brings them up (infra, topics, schemas),
 // then the same components `npm start` supervises, in two groups:
@@ -143,22 +142,6 @@ export async function otherPipeline(config: Readonly<Config>, admin: Admin, redi
   const lease = `regflow:connector:${connectorIdOf(DEFAULT_CONNECTOR_NAME, config.dynamodb.demandTable)}:lease`;
   if ((await redis.exists(lease)) === 1) found.push(`the connector's lease ${lease} is held`);
   return found;
-}
-
-/** Records on every dead-letter topic now (the end offsets); the difference later is the run's dead letters. */
-export async function deadLetterOffsets(admin: Admin): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  const existing = new Set(await admin.listTopics());
-  for (const p of topology.processors) {
-    const topic = deadLetterTopicName(p.name);
-    if (!existing.has(topic)) continue;
-    const offsets = await admin.fetchTopicOffsets(topic);
-    out.set(
-      topic,
-      offsets.reduce((a, o) => a + Number(o.high), 0),
-    );
-  }
-  return out;
 }
 
 /** Processor groups that are Stable with at least one member (kafkajs describeGroups). */

@@ -18,7 +18,6 @@ import { newRunId } from './fans.ts';
 import type { DemoOptions } from './options.ts';
 import {
   DemoPipeline,
-  deadLetterOffsets,
   otherPipeline,
   prepareServices,
   readyGroups,
@@ -31,6 +30,7 @@ import { runScenario1 } from './scenario1.ts';
 import { runScenario2 } from './scenario2.ts';
 import { REJECTED_TOPIC, runScenario3 } from './scenario3.ts';
 import { demoTimeline } from './timeline.ts';
+import { deadLetterOffsets, deadLettersSince, endOffsets, recordsSince } from './topics.ts';
 
 // `npm run demo`: the orchestration. Services up, refuse if another pipeline is running on them,
 // start the demo's own pipeline, play Scenarios 1-3, count dead letters, stop everything, print
@@ -39,11 +39,6 @@ import { demoTimeline } from './timeline.ts';
 export const EXIT = { ok: 0, failed: 1, refused: 2 } as const;
 
 const SETUP = 'Setup';
-
-async function sumOffsets(ctx: Pick<DemoContext, 'admin'>, topic: string): Promise<number> {
-  const offsets = await ctx.admin.fetchTopicOffsets(topic);
-  return offsets.reduce((a, o) => a + Number(o.high), 0);
-}
 
 function apiBase(config: Readonly<Config>): string {
   if (config.api.port === 0)
@@ -127,7 +122,7 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<number
   process.on('SIGTERM', onSignal);
 
   const deadBefore = await deadLetterOffsets(admin);
-  const rejectedBefore = await sumOffsets(ctx, REJECTED_TOPIC);
+  const rejectedBefore = await endOffsets(admin, REJECTED_TOPIC);
   try {
     await report.stage(SETUP, 'pipeline (supervised processes)', async (p) => {
       pipeline.start(systemComponents(config));
@@ -173,11 +168,13 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<number
     process.off('SIGTERM', onSignal);
   }
 
-  const deadAfter = await deadLetterOffsets(admin);
-  const byTopic = [...deadAfter]
-    .map(([topic, n]) => ({ topic, count: n - (deadBefore.get(topic) ?? 0) }))
-    .filter((d) => d.count > 0);
-  const rejected = (await sumOffsets(ctx, REJECTED_TOPIC)) - rejectedBefore;
+  const byTopic = await deadLettersSince(kafka, admin, deadBefore);
+  // This run's stale rejections: keys hold the fan, values the campaign (the run id prefixes both).
+  const rejected = (
+    await recordsSince(kafka, admin, REJECTED_TOPIC, rejectedBefore, (r) =>
+      (r.key?.toString('utf8') ?? '').includes(runId),
+    )
+  ).length;
   const restarts = pipeline.restarts();
   await pipeline.close();
   await closeClients();

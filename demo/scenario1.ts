@@ -85,7 +85,7 @@ export async function waitForReplication(
         status: `entry store ${fmtInt(stored)}/${fmtInt(expectedEntries)} · lag ${lag}${connector.ok ? '' : ` · ${connector.detail}`}`,
       };
     },
-    { timeoutMs: 180_000 + expectedEntries * 20, intervalMs: 1_000, progress: p.update },
+    { timeoutMs: 300_000 + expectedEntries * 20, intervalMs: 1_000, progress: p.update },
   );
 }
 

@@ -1,4 +1,3 @@
-import { readTopic } from '../cli/tail.ts';
 import { loadSchema } from '../schemas/index.ts';
 import type { EntryChange, EntryRejection } from '../schemas/types.generated.ts';
 import { REPLICATION_GROUPS, replicationLag } from '../selection/trigger.ts';
@@ -7,6 +6,7 @@ import { topology } from '../topology/index.ts';
 import { type DemoContext, until } from './context.ts';
 import { campaignIds, registrationOf } from './fans.ts';
 import { localIso, type Timeline } from './timeline.ts';
+import { endOffsets, type Offsets, recordsSince } from './topics.ts';
 
 // Scenario 3 (spec: a race prevents stale replication). A fan registers with markets [A, B] and
 // at once changes to [A, C]: two real changes through DynamoDB Streams, the connector and
@@ -20,25 +20,18 @@ const S3 = 'Scenario 3';
 export const REPLICATE_TOPIC = 'entries.replicate';
 export const REJECTED_TOPIC = 'entries.rejected';
 
-async function endOffsets(ctx: DemoContext, topic: string): Promise<Map<number, number>> {
-  const offsets = await ctx.admin.fetchTopicOffsets(topic);
-  return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
-}
-
 /** The records of `topic` with this key, written after `from`, decoded. */
-async function recordsFor<T>(ctx: DemoContext, topic: string, key: string, from: Map<number, number>) {
-  const found: T[] = [];
-  await readTopic(ctx.kafka, ctx.admin, {
+async function recordsFor<T>(ctx: DemoContext, topic: string, key: string, from: Offsets): Promise<T[]> {
+  const records = await recordsSince(
+    ctx.kafka,
+    ctx.admin,
     topic,
-    startAt: (r) => from.get(r.partition) ?? r.low,
-    onRecords: async (records) => {
-      for (const r of records) {
-        if (r.key?.toString('utf8') !== key || r.value === null) continue;
-        found.push((await ctx.codec.decode(r.value)) as T);
-      }
-    },
-  });
-  return found;
+    from,
+    (r) => r.key?.toString('utf8') === key,
+  );
+  return Promise.all(
+    records.filter((r) => r.value !== null).map(async (r) => (await ctx.codec.decode(r.value)) as T),
+  );
 }
 
 async function replicatorIdle(ctx: DemoContext): Promise<boolean> {
@@ -70,8 +63,8 @@ export async function runScenario3(ctx: DemoContext, t: Timeline): Promise<void>
       fields: { required: ['email'] },
       markets: [market('a', 'Market A'), market('b', 'Market B'), market('c', 'Market C')],
     });
-    const replicate = await endOffsets(ctx, REPLICATE_TOPIC);
-    const rejected = await endOffsets(ctx, REJECTED_TOPIC);
+    const replicate = await endOffsets(ctx.admin, REPLICATE_TOPIC);
+    const rejected = await endOffsets(ctx.admin, REJECTED_TOPIC);
     const first = await api.register(campaignId, fan, registrationOf(runId, 7, ['a', 'b']));
     const second = await api.register(campaignId, fan, registrationOf(runId, 7, ['a', 'c']));
     report.equal(S3, 'both updates answered 200', [first.status, second.status], [200, 200]);
