@@ -56,11 +56,16 @@ export const pager = defineResource<Pager>({
  * The clock as a resource: the one REGFLOW_CLOCK names (system by default; `regflow run --clock`
  * sets it), or one a test hands in.
  */
+// The configured clock is one resource for every processor of a process: the pool refuses two
+// different resources of the same name (`regflow run scheduler-jobs notification-generator …`).
+const configuredClock = defineResource<Clock>({
+  name: 'clock',
+  open: async ({ config }) => parseClock(config.runtime.clock, 'REGFLOW_CLOCK'),
+});
+
+/** The clock of REGFLOW_CLOCK (always the same resource), or a given one (tests). */
 export const clockResource = (clock?: Clock): Resource<Clock> =>
-  defineResource<Clock>({
-    name: 'clock',
-    open: async ({ config }) => clock ?? parseClock(config.runtime.clock, 'REGFLOW_CLOCK'),
-  });
+  clock === undefined ? configuredClock : defineResource<Clock>({ name: 'clock', open: async () => clock });
 
 export const notificationSettings = defineResource<{ sendRatePerHour: number }>({
   name: 'notification-settings',
