@@ -63,8 +63,14 @@ export function registrationOf(runId: string, i: number, markets: string[]): Reg
 }
 
 /**
- * A fan's score for the draw (say, engagement with the artist), deterministic per fan: integers
- * 0-999, so many fans tie and the seed's HMAC decides between them.
+ * Which fans have a score for the draw: one in ten (say, the artist's fan-club members). The
+ * others have none and rank after every scored fan (`regflow scores import` sets only these).
+ */
+export const isScored = (i: number) => i % 10 === 0;
+
+/**
+ * A scored fan's score (say, engagement with the artist), deterministic per fan: integers 0-999,
+ * so fans tie and the seed's HMAC decides between them.
  */
 export function scoreOf(runId: string, i: number): number {
   let h = 2_166_136_261;
