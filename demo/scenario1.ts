@@ -220,8 +220,12 @@ export async function runScenario1(ctx: DemoContext, timeline: Timeline): Promis
     const rows = await selection.allRows(campaignId, market).toArray();
     const scoreOfRow = (r: Record<string, unknown>) =>
       typeof r.score === 'number' ? r.score : Number.NEGATIVE_INFINITY;
-    const lowestWinner = Math.min(...rows.filter((r) => r.verdict === true).map(scoreOfRow));
-    const highestOther = Math.max(...rows.filter((r) => r.verdict !== true).map(scoreOfRow));
+    const lowestWinner = rows
+      .filter((r) => r.verdict === true)
+      .reduce((a, r) => Math.min(a, scoreOfRow(r)), Number.POSITIVE_INFINITY);
+    const highestOther = rows
+      .filter((r) => r.verdict !== true)
+      .reduce((a, r) => Math.max(a, scoreOfRow(r)), Number.NEGATIVE_INFINITY);
     report.expect(
       S1,
       'winners are the top fans by score',
