@@ -93,7 +93,7 @@ export async function waitForReplication(
         status: `entry store ${fmtInt(stored)}/${fmtInt(expectedEntries)} · lag ${lag}${connector.ok ? '' : ` · ${connector.detail}`}`,
       };
     },
-    { timeoutMs: 300_000 + expectedEntries * 20, intervalMs: 1_000, progress: p.update },
+    { timeoutMs: 300_000 + expectedEntries * 40, intervalMs: 1_000, progress: p.update },
   );
 }
 
@@ -198,7 +198,7 @@ export async function runScenario1(ctx: DemoContext, timeline: Timeline): Promis
           status: `run ${run?.status ?? 'requested'}${run?.reason ? ` (${run.reason})` : ''} · verdicts ${fmtInt(verdicts?.winnerVerdicts ?? 0)} true / ${fmtInt(verdicts?.loserVerdicts ?? 0)} false · codes assigned ${fmtInt(pool?.assigned ?? 0)}`,
         };
       },
-      { timeoutMs: 300_000 + options.fans * 10, intervalMs: 2_000, progress: p.update },
+      { timeoutMs: 300_000 + options.fans * 40, intervalMs: 2_000, progress: p.update },
     );
     const stats = await admin.stats(campaignId);
     const run = stats.find((s) => s.kind === 'RUN' && s.runId === request.runId);
