@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -177,6 +177,19 @@ export class DemoPipeline {
     return supervisor;
   }
 
+  /** Largest resident memory seen per component (MB), from /proc (Linux); see sampleMemory. */
+  readonly memoryMb = new Map<string, number>();
+
+  /** Reads the resident memory of every running component now and keeps the largest per component. */
+  sampleMemory(): void {
+    for (const s of this.supervisors)
+      for (const c of s.status()) {
+        if (c.pid === undefined || c.state !== 'running') continue;
+        const mb = residentMb(c.pid);
+        if (mb !== undefined) this.memoryMb.set(c.name, Math.max(mb, this.memoryMb.get(c.name) ?? 0));
+      }
+  }
+
   /** Restarts so far, per component that had any. */
   restarts(): Array<{ name: string; restarts: number }> {
     return this.supervisors
@@ -193,5 +206,15 @@ export class DemoPipeline {
   async close(): Promise<void> {
     await this.stop();
     await new Promise<void>((resolve) => this.log.end(resolve));
+  }
+}
+
+/** VmRSS of a process in MB, or undefined where /proc does not say (not Linux, process gone). */
+export function residentMb(pid: number): number | undefined {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? undefined : Math.round(Number(kb) / 1024);
+  } catch {
+    return undefined;
   }
 }

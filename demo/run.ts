@@ -176,6 +176,8 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<number
     )
   ).length;
   const restarts = pipeline.restarts();
+  pipeline.sampleMemory();
+  const memory = [...pipeline.memoryMb];
   await pipeline.close();
   await closeClients();
 
@@ -187,6 +189,11 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<number
     notes: [
       `changes rejected as stale during the run (entries.rejected): ${fmtInt(rejected)}`,
       `component restarts: ${restarts.length === 0 ? 'none' : restarts.map((r) => `${r.name} ${r.restarts}`).join(', ')}`,
+      ...(memory.length > 0
+        ? [
+            `pipeline processes' resident memory (largest seen): ${memory.map(([n, mb]) => `${n} ${mb} MB`).join(', ')}; total ${memory.reduce((a, [, mb]) => a + mb, 0)} MB`,
+          ]
+        : []),
       ...ctx.notes,
     ],
     whereToLook: [

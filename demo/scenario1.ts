@@ -135,6 +135,7 @@ export async function runScenario1(ctx: DemoContext, timeline: Timeline): Promis
     );
     for (const s of outcome.samples) report.line(`    ${s}`);
     report.equal(S1, 'registrations answered 200 eligible', outcome.ok, options.fans);
+    ctx.pipeline.sampleMemory();
   });
 
   const closedAt = await report.stage(S1, 'close', async (p) => {
@@ -147,6 +148,7 @@ export async function runScenario1(ctx: DemoContext, timeline: Timeline): Promis
 
   await report.stage(S1, 'replication caught up', async (p) => {
     await waitForReplication(ctx, campaignId, options.fans, closedAt, p);
+    ctx.pipeline.sampleMemory();
     const rows = await selection.countRows(campaignId, market);
     report.equal(
       S1,
@@ -211,6 +213,7 @@ export async function runScenario1(ctx: DemoContext, timeline: Timeline): Promis
     report.equal(S1, 'verdict true written', verdicts?.winnerVerdicts, options.winners);
     report.equal(S1, 'verdict false written', verdicts?.loserVerdicts, options.fans - options.winners);
     report.equal(S1, 'codes assigned', pool?.assigned, options.winners);
+    ctx.pipeline.sampleMemory();
     p.counts(status);
   });
 
@@ -368,6 +371,7 @@ async function runNotificationStage(
       { timeoutMs: Math.max(60_000, deadline - Date.now() + 60_000), intervalMs: 1_000, progress: p.update },
     );
   } finally {
+    ctx.pipeline.sampleMemory();
     await ctx.pipeline.stop(supervisor);
     await ctx.admin.deleteGroups([simSchedulerNames(ctx.runId).stateGroup]).catch(() => {});
   }
