@@ -3,6 +3,7 @@ import { describeError } from '../lib/errors.ts';
 import { benchAnalytics } from './analytics.ts';
 import { benchConnector } from './connector.ts';
 import { benchNotifications } from './notifications.ts';
+import { benchPipelineRss } from './pipeline-rss.ts';
 import { benchRegistration } from './registration.ts';
 import { benchReplication } from './replication.ts';
 import { benchRss } from './rss.ts';
@@ -34,6 +35,23 @@ program
   .option('--settle <seconds>', 'seconds after ready before reading RSS', positive, 5)
   .action(async (opts: { rounds: number; settle: number }) => {
     await benchRss({ rounds: opts.rounds, settleSeconds: opts.settle });
+    process.exit(0);
+  });
+
+program
+  .command('pipeline-rss')
+  .description(
+    "resident memory of the pipeline npm start supervises (its real command lines), and the services'",
+  )
+  .option('--settle <seconds>', 'seconds after ready before sampling', positive, 10)
+  .option('--samples <n>', 'samples, one a second (median and max reported)', positive, 10)
+  .option(
+    '--compiled',
+    "run the components from npm run build's dist/ (as the image does) instead of through tsx",
+  )
+  .option('--node-options <flags>', 'NODE_OPTIONS of the components, e.g. --max-semi-space-size=2')
+  .action(async (opts: { settle: number; samples: number; compiled?: boolean; nodeOptions?: string }) => {
+    await benchPipelineRss({ ...opts, settleSeconds: opts.settle });
     process.exit(0);
   });
 
@@ -71,7 +89,12 @@ program
   )
   .option('--count <n>', 'registrations written', positive, 10_000)
   .option('--rate <n>', 'registrations per second (steady)', positive, 50)
-  .option('--poll <ms>', 'entry-store poll interval', positive, 50)
+  .option(
+    '--poll <ms>',
+    'entry-store poll interval (each round looks up the 4 oldest pending sampled fans)',
+    positive,
+    200,
+  )
   .option('--connector-poll <ms>', "connector's idle GetRecords interval (its default: 500)", positive, 500)
   .option('--concurrency <n>', 'partitions each processor handles at once (of 6)', positive, 6)
   .action(

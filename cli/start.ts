@@ -8,6 +8,7 @@ import { waitFor } from '../lib/retry.ts';
 import { PROCESSORS } from '../processors/index.ts';
 import { Codec } from '../runtime/codec.ts';
 import { loadSchema } from '../schemas/index.ts';
+import { pipelineStateFile } from '../supervisor/state.ts';
 import { type Component, Supervisor } from '../supervisor/supervisor.ts';
 import { ensureTopics } from '../topology/admin.ts';
 import { allTopics } from '../topology/describe.ts';
@@ -75,6 +76,8 @@ async function runPipeline(config: Readonly<Config>): Promise<void> {
     ? prettyFactory({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' })
     : null;
   const supervisor = new Supervisor(components, {
+    // `npm run infra -- status` finds the pipeline's processes (and their memory) through it.
+    stateFile: pipelineStateFile(config.paths.dataDir),
     onLine: (name, line) => {
       if (pretty && line.startsWith('{')) process.stdout.write(`${name.padEnd(11)} ${pretty(line)}`);
       else if (pretty) process.stdout.write(`${name.padEnd(11)} ${line}\n`);

@@ -51,6 +51,26 @@ export const VARIABLES = {
     default: 'redis://127.0.0.1:6379',
     doc: 'Redis URL. Set it to use an existing server.',
   },
+  REGFLOW_DYNAMODB_REQUEST_TIMEOUT_MS: {
+    default: '10000',
+    doc: 'DynamoDB and Streams clients: most time a request may wait for its answer (and a socket may stay silent) before it fails retriably.',
+  },
+  REGFLOW_DYNAMODB_CONNECT_TIMEOUT_MS: {
+    default: '3000',
+    doc: 'DynamoDB and Streams clients: most time to open a connection to the endpoint.',
+  },
+  REGFLOW_MONGODB_SOCKET_TIMEOUT_MS: {
+    default: '60000',
+    doc: 'MongoDB: most time a socket may wait for an answer before the operation fails retriably (room for long counts on FerretDB).',
+  },
+  REGFLOW_MONGODB_SERVER_SELECTION_TIMEOUT_MS: {
+    default: '3000',
+    doc: 'MongoDB: most time an operation waits for a reachable server before it fails retriably.',
+  },
+  REGFLOW_REDIS_COMMAND_TIMEOUT_MS: {
+    default: '5000',
+    doc: 'Redis: most time a command may wait for its reply before it fails retriably.',
+  },
   REGFLOW_HTTP_HOST: {
     default: '127.0.0.1',
     doc: "Address the processors' /healthz, /readyz, /metrics listen on.",
@@ -129,6 +149,10 @@ export const VARIABLES = {
     default: '0',
     doc: 'Tests: 1 keeps services that the test run started running afterwards.',
   },
+  REGFLOW_TEST_CONTAINERS: {
+    default: '0',
+    doc: 'Tests: where the services come from. 0: local processes (npm run infra); 1: containers started with testcontainers (needs a Docker engine); auto: containers when a Docker engine answers, else local.',
+  },
   REGFLOW_TEST_BROKER_RESTART: {
     default: '0',
     doc: 'Tests: 1 runs the tests that stop and restart the local Kafka broker (only one this checkout started; disruptive on a shared broker).',
@@ -149,10 +173,21 @@ export interface ServiceEndpoint {
 export interface Config {
   kafka: ServiceEndpoint & { brokers: readonly string[]; clientId: string };
   schemaRegistry: ServiceEndpoint & { url: string };
-  dynamodb: ServiceEndpoint & { endpoint: string; region: string; demandTable: string };
+  dynamodb: ServiceEndpoint & {
+    endpoint: string;
+    region: string;
+    demandTable: string;
+    requestTimeoutMs: number;
+    connectTimeoutMs: number;
+  };
   s3: ServiceEndpoint & { endpoint: string; region: string };
-  mongodb: ServiceEndpoint & { url: string; database: string };
-  redis: ServiceEndpoint & { url: string; prefix: string };
+  mongodb: ServiceEndpoint & {
+    url: string;
+    database: string;
+    socketTimeoutMs: number;
+    serverSelectionTimeoutMs: number;
+  };
+  redis: ServiceEndpoint & { url: string; prefix: string; commandTimeoutMs: number };
   runtime: {
     httpHost: string;
     httpPort: number;
@@ -173,6 +208,8 @@ export interface Config {
   logLevel: z.infer<typeof logLevel>;
   paths: { cacheDir: string; dataDir: string };
   keepInfra: boolean;
+  /** Tests: local services (off), containers (on), or containers when Docker answers (auto). */
+  testContainers: 'off' | 'on' | 'auto';
   testStormZombies: boolean;
   testBrokerRestart: boolean;
 }
@@ -255,13 +292,21 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
           .string()
           .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)'),
       ),
+      requestTimeoutMs: read(env, 'REGFLOW_DYNAMODB_REQUEST_TIMEOUT_MS', intIn(100, 600_000)),
+      connectTimeoutMs: read(env, 'REGFLOW_DYNAMODB_CONNECT_TIMEOUT_MS', intIn(100, 600_000)),
     },
     s3: {
       external: isSet(env, 'REGFLOW_S3_ENDPOINT'),
       endpoint: read(env, 'REGFLOW_S3_ENDPOINT', httpUrl),
       region,
     },
-    mongodb: { external: isSet(env, 'REGFLOW_MONGODB_URL'), url: mongoUrl, database },
+    mongodb: {
+      external: isSet(env, 'REGFLOW_MONGODB_URL'),
+      url: mongoUrl,
+      database,
+      socketTimeoutMs: read(env, 'REGFLOW_MONGODB_SOCKET_TIMEOUT_MS', intIn(100, 3_600_000)),
+      serverSelectionTimeoutMs: read(env, 'REGFLOW_MONGODB_SERVER_SELECTION_TIMEOUT_MS', intIn(100, 600_000)),
+    },
     redis: {
       external: isSet(env, 'REGFLOW_REDIS_URL'),
       url: read(env, 'REGFLOW_REDIS_URL', z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL')),
@@ -270,6 +315,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
         'REGFLOW_REDIS_PREFIX',
         z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'letters, digits, : _ . -'),
       ),
+      commandTimeoutMs: read(env, 'REGFLOW_REDIS_COMMAND_TIMEOUT_MS', intIn(10, 600_000)),
     },
     runtime: {
       httpHost: read(env, 'REGFLOW_HTTP_HOST', z.string().min(1)),
@@ -309,6 +355,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     keepInfra:
       read(env, 'REGFLOW_KEEP_INFRA', z.enum(['0', '1', 'true', 'false'])).match(/^(1|true)$/) !== null,
+    testContainers: ({ '0': 'off', false: 'off', '1': 'on', true: 'on', auto: 'auto' } as const)[
+      read(env, 'REGFLOW_TEST_CONTAINERS', z.enum(['0', '1', 'true', 'false', 'auto']))
+    ],
     testBrokerRestart:
       read(env, 'REGFLOW_TEST_BROKER_RESTART', z.enum(['0', '1', 'true', 'false'])).match(/^(1|true)$/) !==
       null,

@@ -4,27 +4,52 @@ import { Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
 import { describeError } from '../lib/errors.ts';
 import { formatTable } from '../lib/format.ts';
+import { KAFKA_TOOLS, runKafkaTool } from './kafka-tools.ts';
+import {
+  memoryTotals,
+  PIPELINE_MEMORY_GOAL_MIB,
+  type PipelineMemory,
+  pipelineMemory,
+  processTable,
+  withServiceMemory,
+} from './memory.ts';
 import { down, logFiles, type ServiceReport, status, up } from './stack.ts';
 
 // `npm run infra -- up|down|status|logs [service...]`: the local services as processes.
 
-function table(reports: ServiceReport[]): string {
+const mib = (n: number | undefined) => (n === undefined ? '' : `${n} MiB`);
+
+function servicesTable(reports: ServiceReport[]): string {
   return formatTable(
     ['service', 'state', 'pid', 'memory', 'endpoint', 'what'],
     reports.map((r) => [
       r.name,
       r.state,
       r.pid === undefined ? '' : String(r.pid),
-      r.rssMiB === undefined ? '' : `${r.rssMiB} MiB`,
+      mib(r.rssMiB),
       r.endpoint,
       r.describe,
     ]),
   );
 }
 
+function pipelineTable(pipeline: PipelineMemory): string {
+  return formatTable(
+    ['component', 'state', 'pid', 'restarts', 'memory'],
+    pipeline.components.map((c) => [
+      c.name,
+      c.state,
+      c.pid === undefined ? '' : String(c.pid),
+      String(c.restarts),
+      mib(c.rssMiB),
+    ]),
+  );
+}
+
 const program = new Command('infra')
   .description('Start, stop and inspect the local services regflow runs on (no Docker needed).')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .enablePositionalOptions();
 
 program
   .command('up')
@@ -35,7 +60,7 @@ program
     const config = loadConfig();
     const t0 = Date.now();
     const reports = await up(config, { services, fresh: opts.fresh ?? false });
-    console.log(table(reports));
+    console.log(servicesTable(reports));
     console.log(
       `ready in ${((Date.now() - t0) / 1000).toFixed(1)}s; data and logs in ${config.paths.dataDir}`,
     );
@@ -53,11 +78,35 @@ program
 
 program
   .command('status')
-  .description("each service's state, pid, memory and endpoint; exit 1 if any is not healthy")
+  .description(
+    "each service's state, pid, memory and endpoint, then the pipeline's processes (npm start) and the memory totals; exit 1 if a service is not healthy",
+  )
   .argument('[services...]')
   .action(async (services: string[]) => {
-    const reports = await status(loadConfig(), { services });
-    console.log(table(reports));
+    const config = loadConfig();
+    const procs = processTable();
+    const reports = await withServiceMemory(await status(config, { services }), procs);
+    console.log(servicesTable(reports));
+    const pipeline = pipelineMemory(config, procs);
+    console.log('');
+    if (pipeline) {
+      console.log(
+        `pipeline (npm start, supervisor pid ${pipeline.supervisorPid}, since ${pipeline.startedAt})`,
+      );
+      console.log(pipelineTable(pipeline));
+    } else {
+      console.log('pipeline: not running from this checkout (`npm start` starts it)');
+    }
+    const t = memoryTotals(reports, pipeline);
+    const goal = t.pipelineMiB <= PIPELINE_MEMORY_GOAL_MIB ? 'within' : 'OVER';
+    console.log(
+      [
+        `memory (RSS): services ${t.servicesMiB} MiB`,
+        `pipeline ${t.pipelineMiB} MiB (${goal} the ${PIPELINE_MEMORY_GOAL_MIB} MiB goal)`,
+        `supervisor ${t.supervisorMiB} MiB`,
+        `total ${t.totalMiB} MiB`,
+      ].join(' · '),
+    );
     if (reports.some((r) => r.state !== 'running' && r.state !== 'external')) process.exitCode = 1;
   });
 
@@ -77,6 +126,18 @@ program
     spawn('tail', args, { stdio: 'inherit' }).on('exit', (code) => {
       process.exitCode = code ?? 0;
     });
+  });
+
+program
+  .command('kafka')
+  .description(
+    "run one of Apache Kafka's own command-line tools (kafka-<tool>.sh) against REGFLOW_KAFKA_BROKERS; its jars are resolved on first use",
+  )
+  .argument('<tool>', Object.keys(KAFKA_TOOLS).join(', '))
+  .argument('[args...]', "the tool's own arguments (--bootstrap-server is added when missing)")
+  .passThroughOptions()
+  .action(async (tool: string, args: string[]) => {
+    process.exitCode = await runKafkaTool(loadConfig(), tool, args);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

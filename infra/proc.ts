@@ -180,12 +180,17 @@ export function rssMiB(pid: number): number | undefined {
   }
 }
 
-/** Who listens on a TCP port, as "pid 123 (java -cp ...)", from `ss`; null if unknown. */
-export async function portOwner(port: number): Promise<string | null> {
+/** The pid listening on a TCP port, from `ss`; null if none or unknown. */
+export async function portPid(port: number): Promise<number | null> {
   const out = await capture('ss', ['-ltnpH', `sport = :${port}`]);
   const match = out?.stdout.match(/pid=(\d+)/);
-  if (!match) return null;
-  const pid = Number(match[1]);
+  return match ? Number(match[1]) : null;
+}
+
+/** Who listens on a TCP port, as "pid 123 (java -cp ...)", from `ss`; null if unknown. */
+export async function portOwner(port: number): Promise<string | null> {
+  const pid = await portPid(port);
+  if (pid === null) return null;
   return `pid ${pid} (${cmdline(pid).slice(0, 120).trim() || 'unknown command'})`;
 }
 

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Redis } from 'ioredis';
 import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
@@ -40,12 +41,27 @@ export function createSchemaRegistry(cfg: Config['schemaRegistry']): SchemaRegis
   return new SchemaRegistry({ host: cfg.url });
 }
 
+/**
+ * The DynamoDB clients' HTTP handler. Without a request timeout the SDK waits forever for an
+ * endpoint that accepted the connection and never answers; with one (thrown, not only warned, and
+ * the socket's silence bounded the same) the call fails with a TimeoutError, which isRetriable
+ * (lib/errors.ts) classifies as retriable.
+ */
+const dynamoDbHttpHandler = (cfg: Config['dynamodb']) =>
+  new NodeHttpHandler({
+    connectionTimeout: cfg.connectTimeoutMs,
+    requestTimeout: cfg.requestTimeoutMs,
+    socketTimeout: cfg.requestTimeoutMs,
+    throwOnRequestTimeout: true,
+  });
+
 export function createDynamoDb(cfg: Config['dynamodb']): DynamoDBClient {
   return new DynamoDBClient({
     endpoint: cfg.endpoint,
     region: cfg.region,
     credentials: localCredentials(),
     maxAttempts: 1,
+    requestHandler: dynamoDbHttpHandler(cfg),
   });
 }
 
@@ -55,6 +71,7 @@ export function createDynamoDbStreams(cfg: Config['dynamodb']): DynamoDBStreamsC
     region: cfg.region,
     credentials: localCredentials(),
     maxAttempts: 1,
+    requestHandler: dynamoDbHttpHandler(cfg),
   });
 }
 
@@ -68,8 +85,13 @@ export function createS3(cfg: Config['s3']): S3Client {
   });
 }
 
+/** Timeouts: a server that stops answering fails the operation (MongoNetworkTimeoutError / MongoServerSelectionError, both retriable) instead of hanging it. */
 export function createMongo(cfg: Config['mongodb']): MongoClient {
-  return new MongoClient(cfg.url, { serverSelectionTimeoutMS: 3_000, connectTimeoutMS: 3_000 });
+  return new MongoClient(cfg.url, {
+    serverSelectionTimeoutMS: cfg.serverSelectionTimeoutMs,
+    connectTimeoutMS: 3_000,
+    socketTimeoutMS: cfg.socketTimeoutMs,
+  });
 }
 
 export function createRedis(cfg: Config['redis'], options: { lazy?: boolean } = {}): Redis {
@@ -78,6 +100,8 @@ export function createRedis(cfg: Config['redis'], options: { lazy?: boolean } = 
     maxRetriesPerRequest: 1,
     enableOfflineQueue: !options.lazy,
     connectTimeout: 3_000,
+    // A command without a reply in time fails ("Command timed out", retriable) instead of hanging.
+    commandTimeout: cfg.commandTimeoutMs,
   });
   // Without a listener ioredis prints every reconnect failure as "Unhandled error event";
   // callers see failures through their commands' rejections.

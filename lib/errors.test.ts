@@ -20,6 +20,27 @@ describe('isRetriable', () => {
     ['an AWS 400', Object.assign(new Error('validation'), { $metadata: { httpStatusCode: 400 } }), false],
     ['a refused connection', Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }), true],
     [
+      "the AWS SDK's request timeout",
+      Object.assign(new Error('a request has exceeded the configured 500 ms requestTimeout'), {
+        name: 'TimeoutError',
+        code: 'ETIMEDOUT',
+      }),
+      true,
+    ],
+    [
+      "the AWS SDK's connection timeout",
+      Object.assign(new Error('did not establish a connection'), { name: 'TimeoutError' }),
+      true,
+    ],
+    [
+      "MongoDB's socket timeout",
+      Object.assign(new Error('connection 3 to 127.0.0.1:27017 timed out'), {
+        name: 'MongoNetworkTimeoutError',
+      }),
+      true,
+    ],
+    ["ioredis's command timeout", new Error('Command timed out'), true],
+    [
       'FerretDB busy (SQLite locked)',
       Object.assign(new Error('database is locked (5) (SQLITE_BUSY)'), { name: 'MongoServerError' }),
       true,

@@ -84,7 +84,7 @@ const RETRIABLE_NODE_CODES = new Set([
 
 /**
  * Classifies any thrown value. RegflowErrors say so themselves; kafkajs errors carry `retriable`;
- * AWS SDK errors carry `$retryable` or a 5xx/429 status; socket errors are retriable.
+ * AWS SDK errors carry `$retryable` or a 5xx/429 status; socket errors and client timeouts are retriable.
  * Everything else is permanent.
  */
 export function isRetriable(err: unknown): boolean {
@@ -97,7 +97,15 @@ export function isRetriable(err: unknown): boolean {
     const status = (e.$metadata as { httpStatusCode?: number } | undefined)?.httpStatusCode;
     if (typeof status === 'number') return status >= 500 || status === 429;
     if (typeof e.code === 'string' && RETRIABLE_NODE_CODES.has(e.code)) return true;
-    if (e.name === 'MongoNetworkError' || e.name === 'MongoServerSelectionError') return true;
+    // Client-side timeouts (lib/clients.ts): the AWS SDK's HTTP handler, the MongoDB driver, ioredis.
+    if (e.name === 'TimeoutError') return true;
+    if (
+      e.name === 'MongoNetworkError' ||
+      e.name === 'MongoNetworkTimeoutError' ||
+      e.name === 'MongoServerSelectionError'
+    )
+      return true;
+    if (e.message === 'Command timed out') return true;
     // FerretDB on SQLite under write contention: try again.
     if (e.name === 'MongoServerError' && /database is locked|SQLITE_BUSY/.test(String(e.message)))
       return true;

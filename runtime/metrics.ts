@@ -15,6 +15,11 @@ export function createMetrics(registry: Registry = new Registry()) {
     retries: counter('regflow_retries_total', 'In-place retries and records sent to a retry tier', ['where']),
     deadLetters: counter('regflow_dead_letters_total', 'Records sent to the dead-letter topic'),
     transactions: counter('regflow_transactions_total', 'Committed transactions'),
+    outcomes: counter(
+      'regflow_handler_outcomes_total',
+      'What handlers did with committed records, by outcome (applied, stale-rejected, skipped, ...)',
+      ['outcome'],
+    ),
     aborts: counter('regflow_transaction_aborts_total', 'Aborted or fenced transactions'),
     batchSeconds: new Histogram({
       name: 'regflow_batch_duration_seconds',
@@ -44,6 +49,7 @@ export function processorMetrics(metrics: Metrics, processor: string) {
     retry: (where: string) => metrics.retries.inc({ where, processor }),
     deadLetter: () => metrics.deadLetters.inc({ processor }),
     transaction: () => metrics.transactions.inc({ processor }),
+    outcome: (outcome: string, n: number) => metrics.outcomes.inc({ outcome, processor }, n),
     abort: () => metrics.aborts.inc({ processor }),
     batchSeconds: (seconds: number) => metrics.batchSeconds.observe({ processor }, seconds),
     lag: (topic: string, partition: number, value: number) => {
@@ -62,3 +68,21 @@ export function processorMetrics(metrics: Metrics, processor: string) {
 }
 
 export type ProcessorMetrics = ReturnType<typeof processorMetrics>;
+
+/**
+ * A handler's counts (ctx.metrics) for the chunk in hand, held until its transaction commits:
+ * `take` hands them to the counter after the commit, or drops them after an abort.
+ */
+export class PendingOutcomes {
+  private readonly counts = new Map<string, number>();
+
+  count(outcome: string, n = 1): void {
+    if (n > 0) this.counts.set(outcome, (this.counts.get(outcome) ?? 0) + n);
+  }
+
+  take(): [string, number][] {
+    const out = [...this.counts];
+    this.counts.clear();
+    return out;
+  }
+}

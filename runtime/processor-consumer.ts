@@ -5,7 +5,7 @@ import { describeError } from '../lib/errors.ts';
 import { retryTopicName } from '../topology/types.ts';
 import type { Codec } from './codec.ts';
 import { tierOf } from './failures.ts';
-import type { ProcessorMetrics } from './metrics.ts';
+import { PendingOutcomes, type ProcessorMetrics } from './metrics.ts';
 import { handlePartitionBatch, type PartitionIO, type PartitionWork } from './partition-batch.ts';
 import { createBatchProcessor } from './process-batch.ts';
 import { createRecordProcessor, type EncodedMessage, type OnRetry } from './process-record.ts';
@@ -215,11 +215,18 @@ function createWork(deps: ProcessorConsumerDeps): (topic: string, log: Logger) =
       metrics.retry('in-place');
       log.warn({ attempt: info.attempt, err: describeError(info.error) }, 'retrying in place');
     };
-    const batchCtx: HandlerContext = { processor: group, log, resources: deps.resources };
+    // The handler's counts of this batch's chunk in hand, counted once its transaction commits.
+    const outcomes = new PendingOutcomes();
+    const batchCtx: HandlerContext = { processor: group, log, resources: deps.resources, metrics: outcomes };
     // Records of a partition are handled one after another: one context serves them all, its
     // logger told the offset in hand (no allocation per record).
     const recordLog = new OffsetLog(log);
-    const recordCtx: HandlerContext = { processor: group, log: recordLog, resources: deps.resources };
+    const recordCtx: HandlerContext = {
+      processor: group,
+      log: recordLog,
+      resources: deps.resources,
+      metrics: outcomes,
+    };
     return {
       tier: tierOf(group, topic),
       chunkSize: config.runtime.batchMaxRecords,
@@ -250,9 +257,11 @@ function createWork(deps: ProcessorConsumerDeps): (topic: string, log: Logger) =
           metrics.transaction();
           metrics.recordsIn(topic, records);
           countOutputs(metrics, messages);
+          for (const [outcome, n] of outcomes.take()) metrics.outcome(outcome, n);
           metrics.batchSeconds(seconds);
         },
         aborted: (err) => {
+          outcomes.take();
           metrics.abort();
           log.warn(
             { err: describeError(err) },

@@ -31,12 +31,23 @@ export interface HandlerLogger {
   warn(obj: object, msg?: string): void;
 }
 
+/**
+ * What a handler did with its records, by outcome (e.g. applied, stale-rejected, skipped), as
+ * `regflow_handler_outcomes_total{processor, outcome}`. Counted when the records' transaction
+ * commits; a chunk whose transaction aborts counts nothing (it is handled again).
+ */
+export interface HandlerMetrics {
+  count(outcome: string, n?: number): void;
+}
+
 export interface HandlerContext<R = unknown> {
   processor: string;
   /** Logger bound to processor/topic/partition (and the offset, for a record handler); personal data is redacted. */
   log: HandlerLogger;
   /** The processor's resources (stores, clients), opened once at start and shared by its handlers. */
   resources: R;
+  /** The runtime always sets it; optional so that unit tests may leave it out. */
+  metrics?: HandlerMetrics;
 }
 
 export type Handler<V = unknown, R = unknown> = (

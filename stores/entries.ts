@@ -1,6 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import { ValidationError } from '../lib/errors.ts';
-import { ensureIndexes, type GuardedOutcome, isDuplicateKey } from './mongo.ts';
+import { ensureIndexes, type GuardedOutcome, insertOrGuarded, isDuplicateKey } from './mongo.ts';
 
 // The entry store (the spec's Entry service): one document per (campaign, fan).
 //
@@ -137,7 +137,16 @@ export class MongoEntryStore implements EntryStore {
     return this.entries.countDocuments({ campaignId, deleted: { $ne: true } });
   }
 
-  private async guardedReplace(filter: Record<string, unknown>, doc: EntryDoc): Promise<GuardedOutcome> {
+  private guardedReplace(filter: Record<string, unknown>, doc: EntryDoc): Promise<GuardedOutcome> {
+    return insertOrGuarded(
+      this.entries,
+      doc._id,
+      () => this.entries.insertOne(doc),
+      () => this.replaceIf(filter, doc),
+    );
+  }
+
+  private async replaceIf(filter: Record<string, unknown>, doc: EntryDoc): Promise<GuardedOutcome> {
     try {
       const r = await this.entries.replaceOne(filter, doc, { upsert: true });
       return r.matchedCount + r.upsertedCount > 0 ? 'applied' : 'stale';

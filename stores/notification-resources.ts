@@ -52,18 +52,17 @@ export const pager = defineResource<Pager>({
   },
 });
 
-/**
- * The clock as a resource: the one REGFLOW_CLOCK names (system by default; `regflow run --clock`
- * sets it), or one a test hands in.
- */
-// The configured clock is one resource for every processor of a process: the pool refuses two
-// different resources of the same name (`regflow run scheduler-jobs notification-generator …`).
+/** The clock REGFLOW_CLOCK names: one resource, so the processors of one process share it. */
 const configuredClock = defineResource<Clock>({
   name: 'clock',
   open: async ({ config }) => parseClock(config.runtime.clock, 'REGFLOW_CLOCK'),
 });
 
-/** The clock of REGFLOW_CLOCK (always the same resource), or a given one (tests). */
+/**
+ * The clock as a resource: the one REGFLOW_CLOCK names (system by default; `regflow run --clock`
+ * sets it), or one a test hands in. Without an argument it is always the same resource: the
+ * runtime refuses two different resources of one name in one process (`regflow run a b c`).
+ */
 export const clockResource = (clock?: Clock): Resource<Clock> =>
   clock === undefined ? configuredClock : defineResource<Clock>({ name: 'clock', open: async () => clock });
 

@@ -1,5 +1,5 @@
 import type { Collection, Db } from 'mongodb';
-import { ensureIndexes, isDuplicateKey } from './mongo.ts';
+import { ensureIndexes, insertOrGuarded, isDuplicateKey } from './mongo.ts';
 
 // Scoring rows: one per (campaign, market, fan) for eligible entries only, the input of selection
 // (which ranks by score and records verdict, code and its run id) and of notifications (phone,
@@ -98,9 +98,20 @@ export class MongoScoringStore implements ScoringStore {
     order: number,
     markets: readonly string[],
   ): Promise<{ markets: string[] | undefined } | null> {
+    const _id = `${campaignId}:${globalUserId}`;
+    // A new marker is inserted by _id (see insertOrGuarded: a guarded upsert of a new document
+    // scans the whole collection on FerretDB).
+    if ((await this.fans.findOne({ _id }, { projection: { _id: 1 } })) === null) {
+      try {
+        await this.fans.insertOne({ _id, order, markets: [...markets] });
+        return { markets: [...markets] };
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+      }
+    }
     try {
       const doc = await this.fans.findOneAndUpdate(
-        { _id: `${campaignId}:${globalUserId}`, order: { $lte: order } },
+        { _id, order: { $lte: order } },
         { $set: { order }, $addToSet: { markets: { $each: [...markets] } } },
         { upsert: true, returnDocument: 'before' },
       );
@@ -179,18 +190,27 @@ export class MongoScoringStore implements ScoringStore {
         if (row.phone !== undefined) set.phone = row.phone;
         else unset.phone = '';
         if (row.score !== undefined) set.score = row.score;
-        try {
-          const r = await this.rows.updateOne(
-            { _id: rowId(campaignId, row.marketId, globalUserId), entryVersion: { $lte: entryVersion } },
-            Object.keys(unset).length ? { $set: set, $unset: unset } : { $set: set },
-            { upsert: true },
-          );
-          if (r.matchedCount + r.upsertedCount > 0) upserted++;
-          else stale++;
-        } catch (err) {
-          if (!isDuplicateKey(err)) throw err;
-          stale++;
-        }
+        const _id = rowId(campaignId, row.marketId, globalUserId);
+        const outcome = await insertOrGuarded(
+          this.rows,
+          _id,
+          () => this.rows.insertOne({ _id, ...set } as RowDoc),
+          async () => {
+            try {
+              const r = await this.rows.updateOne(
+                { _id, entryVersion: { $lte: entryVersion } },
+                Object.keys(unset).length ? { $set: set, $unset: unset } : { $set: set },
+                { upsert: true },
+              );
+              return r.matchedCount + r.upsertedCount > 0 ? 'applied' : 'stale';
+            } catch (err) {
+              if (!isDuplicateKey(err)) throw err;
+              return 'stale';
+            }
+          },
+        );
+        if (outcome === 'applied') upserted++;
+        else stale++;
       }),
     );
     const dropped = marker.markets?.filter((m) => !selected.includes(m));

@@ -1,7 +1,7 @@
 import type { Collection, Db } from 'mongodb';
 import { ValidationError } from '../lib/errors.ts';
 import { type BatchOutcome, split } from './entries.ts';
-import { ensureIndexes, type GuardedOutcome, isDuplicateKey } from './mongo.ts';
+import { ensureIndexes, type GuardedOutcome, insertOrGuarded, isDuplicateKey } from './mongo.ts';
 
 // The user store (the spec's User service): the latest profile per fan. Like the entry store it
 // never goes backwards: a profile only replaces one with a lower version.
@@ -70,7 +70,16 @@ export class MongoUserStore implements UserStore {
     return user;
   }
 
-  private async guardedReplace(u: UserProfile): Promise<GuardedOutcome> {
+  private guardedReplace(u: UserProfile): Promise<GuardedOutcome> {
+    return insertOrGuarded(
+      this.users,
+      u.globalUserId,
+      () => this.users.insertOne({ ...u, _id: u.globalUserId } as UserDoc),
+      () => this.replaceIfNewer(u),
+    );
+  }
+
+  private async replaceIfNewer(u: UserProfile): Promise<GuardedOutcome> {
     try {
       const r = await this.users.replaceOne({ _id: u.globalUserId, version: { $lt: u.version } }, u, {
         upsert: true,

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { backoffDelay, DEFAULT_RETRY } from '../lib/retry.ts';
+import { removePipelineState, writePipelineState } from './state.ts';
 
 // `npm start`'s process manager: each component of the pipeline (the processors, the connector,
 // the schedulers, the API) is a child process, restarted with backoff when it dies, its log
@@ -33,6 +34,8 @@ export interface SupervisorOptions {
   /** A child that ran this long before dying restarts without the accumulated backoff. */
   stableAfterMs?: number;
   restart?: { initialDelayMs: number; maxDelayMs: number };
+  /** Keeps the components' pids and states in this file while running (supervisor/state.ts). */
+  stateFile?: string;
 }
 
 const RESTART = { ...DEFAULT_RETRY, initialDelayMs: 1_000, maxDelayMs: 30_000, jitter: 0.2 };
@@ -49,6 +52,7 @@ export class Supervisor {
     }
   >();
   private stopping = false;
+  private readonly startedAt = new Date().toISOString();
 
   constructor(
     private readonly components: readonly Component[],
@@ -106,6 +110,17 @@ export class Supervisor {
         entry.status.state = 'stopped';
       }),
     );
+    if (this.opts.stateFile) removePipelineState(this.opts.stateFile);
+  }
+
+  private saveState(): void {
+    if (!this.opts.stateFile || this.stopping) return;
+    writePipelineState(this.opts.stateFile, {
+      supervisorPid: process.pid,
+      startedAt: this.startedAt,
+      updatedAt: new Date().toISOString(),
+      components: this.status(),
+    });
   }
 
   private launch(c: Component): void {
@@ -122,6 +137,7 @@ export class Supervisor {
     entry.status.pid = child.pid;
     entry.status.state = 'running';
     this.opts.onEvent(c.name, `started (pid ${child.pid})`);
+    this.saveState();
     for (const [stream, name] of [
       [child.stdout, 'stdout'],
       [child.stderr, 'stderr'],
@@ -141,6 +157,7 @@ export class Supervisor {
       const delayMs = backoffDelay(policy, entry.streak);
       entry.status.state = 'restarting';
       entry.status.restarts++;
+      this.saveState();
       this.opts.onEvent(
         c.name,
         `exited (${signal ?? `exit ${code}`}) after ${ranMs} ms; restarting in ${delayMs} ms`,

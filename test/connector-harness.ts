@@ -6,10 +6,11 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { Admin } from 'kafkajs';
-import { connectorIdOf } from '../connectors/dynamodb-streams/checkpoints.ts';
+import { connectorIdOf, foldCheckpoints } from '../connectors/dynamodb-streams/checkpoints.ts';
+import type { ShardCheckpoint } from '../connectors/dynamodb-streams/shards.ts';
 import type { ConnectorCheckpoint, DemandChange } from '../schemas/types.generated.ts';
 import { createTopic } from '../topology/admin.ts';
-import { readTopic, spawnFixture } from './runtime-harness.ts';
+import { codec, kafka, readTopic, spawnFixture } from './runtime-harness.ts';
 import { uniqueName } from './support.ts';
 
 // Helpers for the connector's integration tests: a table of one's own with a stream, topics and
@@ -179,6 +180,42 @@ export const checkpointValues = async (topic: string, atLeast: number) =>
     key: r.key,
     value: r.value as unknown as ConnectorCheckpoint | null,
   }));
+
+export interface CheckpointWatch {
+  /** Every checkpoint record read so far (read committed), in log order. */
+  records(): { offset: number; key: string; value: ConnectorCheckpoint | null }[];
+  /** The latest checkpoint per shard of `connectorId`. */
+  shards(connectorId: string): Map<string, ShardCheckpoint>;
+  stop(): Promise<void>;
+}
+
+/** Follows the (one-partition) checkpoints topic from its start while a test waits on what it holds. */
+export async function watchCheckpoints(topic: string): Promise<CheckpointWatch> {
+  const consumer = kafka.consumer({ groupId: uniqueName('checkpoint-watch'), readUncommitted: false });
+  const seen: { offset: number; key: string; value: ConnectorCheckpoint | null }[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const offset = Number(message.offset);
+      if (seen.some((r) => r.offset === offset)) return;
+      seen.push({
+        offset,
+        key: message.key?.toString() ?? '',
+        value: message.value === null ? null : ((await codec.decode(message.value)) as ConnectorCheckpoint),
+      });
+    },
+  });
+  return {
+    records: () => [...seen].sort((a, b) => a.offset - b.offset),
+    shards: (connectorId) =>
+      foldCheckpoints(
+        connectorId,
+        [...seen].sort((a, b) => a.offset - b.offset),
+      ).shards,
+    stop: () => consumer.disconnect(),
+  };
+}
 
 export function spawnConnector(s: ConnectorSetup, env: Record<string, string> = {}) {
   return spawnFixture('test/fixtures/connector-process.ts', {

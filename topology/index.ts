@@ -194,6 +194,7 @@ export const topology: Topology = {
       inputs: ['sample.events'],
       outputs: ['sample.events.echoed'],
       retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
+      effects: [],
     },
     {
       name: 'sample-store',
@@ -202,6 +203,7 @@ export const topology: Topology = {
       inputs: ['sample.events'],
       outputs: ['sample.events.stored'],
       retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
+      effects: ['MongoDB `sample_events`: conditional upsert per key, highest version wins'],
     },
     {
       name: 'analytics-router',
@@ -217,6 +219,7 @@ export const topology: Topology = {
         'data.records.rejected',
       ],
       retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
+      effects: [],
     },
     {
       name: 'scheduler-jobs',
@@ -225,6 +228,9 @@ export const topology: Topology = {
       inputs: ['scheduler.ticks'],
       outputs: ['notifications.requests', 'exports.requests'],
       retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 5000, tierDelaysMs: [60000] },
+      effects: [
+        'MongoDB `market_notifications`: `date.notification` set once (plan-sends), unset after the poll (markets-to-notify)',
+      ],
     },
     {
       name: 'notification-generator',
@@ -233,6 +239,11 @@ export const topology: Topology = {
       inputs: ['notifications.requests'],
       outputs: [],
       retry: { attempts: 3, initialDelayMs: 500, maxDelayMs: 10000, tierDelaysMs: [60000] },
+      effects: [
+        'DynamoDB demand-table: reminder items `asu#…#reminder`, 25 per BatchWriteItem',
+        'MongoDB `market_notifications`: `date.notified` set once',
+        'PagerDuty: one incident (dedup key) when every record fails',
+      ],
     },
     {
       name: 'export-writer',
@@ -241,6 +252,10 @@ export const topology: Topology = {
       inputs: ['exports.requests'],
       outputs: [],
       retry: { attempts: 3, initialDelayMs: 500, maxDelayMs: 10000, tierDelaysMs: [60000, 300000] },
+      effects: [
+        'S3 CRM bucket: the CSV at its deterministic key, uploaded only if absent',
+        'MongoDB `campaign_reminder_emails`: the handled date moved to `date.triggeredEmailReminders`',
+      ],
     },
     {
       name: 'entry-filter',
@@ -249,6 +264,7 @@ export const topology: Topology = {
       inputs: ['demand.changes'],
       outputs: ['entries.replicate'],
       retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
+      effects: [],
     },
     {
       name: 'entry-replicator',
@@ -257,6 +273,10 @@ export const topology: Topology = {
       inputs: ['entries.replicate'],
       outputs: ['users.upserts', 'data.records', 'entries.rejected'],
       retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 2000, tierDelaysMs: [5000, 30000, 300000] },
+      effects: [
+        'MongoDB `entries`, `scoring_rows`, `scoring_fans`: writes only over a lower version',
+        'DynamoDB demand-table: `needsReplication` unflagged (conditional UpdateItem)',
+      ],
     },
     {
       name: 'user-upserter',
@@ -265,6 +285,7 @@ export const topology: Topology = {
       inputs: ['users.upserts'],
       outputs: [],
       retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
+      effects: ['MongoDB `users`: highest version wins'],
     },
     {
       name: 'selection-planner',
@@ -273,6 +294,10 @@ export const topology: Topology = {
       inputs: ['selection.requests'],
       outputs: ['selection.results', 'selection.stats'],
       retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 5000, tierDelaysMs: [30000] },
+      effects: [
+        'MongoDB `code_claims`, `codes`: codes reserved per run id (surplus released)',
+        'MongoDB `selection_runs`: run state',
+      ],
     },
     {
       name: 'selection-saver',
@@ -281,6 +306,10 @@ export const topology: Topology = {
       inputs: ['selection.results'],
       outputs: ['verdicts.counts'],
       retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 5000, tierDelaysMs: [5000, 30000] },
+      effects: [
+        'MongoDB `scoring_rows`: verdict and code (conditional)',
+        'DynamoDB demand-table: `selection#<market>` verdict on the entry item (conditional)',
+      ],
     },
     {
       name: 'code-marker',
@@ -289,6 +318,7 @@ export const topology: Topology = {
       inputs: ['demand.changes'],
       outputs: [],
       retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000, 30000] },
+      effects: ['MongoDB `codes`: code marked assigned to the fan (idempotent)'],
     },
     {
       name: 'verdict-reporter',
@@ -296,6 +326,7 @@ export const topology: Topology = {
       inputs: ['verdicts.counts'],
       outputs: ['selection.stats'],
       retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 2000, tierDelaysMs: [5000] },
+      effects: ['MongoDB `verdict_counts`: one count per result batch (overwrites itself)'],
     },
   ],
   connectors: [

@@ -33,6 +33,11 @@ export interface ProcessorSpec {
   inputs: readonly string[];
   outputs: readonly string[];
   retry: RetryPolicy;
+  /**
+   * Its effects outside Kafka (store, table, bucket, incident), each idempotent: for operators (the
+   * README's processor table). `[]`: Kafka only. Absent: not documented yet.
+   */
+  effects?: readonly string[];
 }
 
 /** Something that puts records into Kafka from outside (connectors/): no consumer group, no retry topics. */

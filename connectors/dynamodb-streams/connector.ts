@@ -24,7 +24,13 @@ import { type ChangeMessage, changeFromStreamRecord } from './change-record.ts';
 import { connectorIdOf, restoreCheckpoints, shardCheckpointRecord, shardKeyOf } from './checkpoints.ts';
 import { type ConnectorMetrics, createConnectorMetrics } from './metrics.ts';
 import { GapError, ShardReader, StreamGoneError } from './shard-reader.ts';
-import { planShards, prunableCheckpoints, type ShardCheckpoint, STREAM_RETENTION_MS } from './shards.ts';
+import {
+  finishedUnmarked,
+  planShards,
+  prunableCheckpoints,
+  type ShardCheckpoint,
+  STREAM_RETENTION_MS,
+} from './shards.ts';
 import { awsStreamsApi, type StreamsApi } from './streams-api.ts';
 
 // The DynamoDB Streams → Kafka connector. One leader per (connector name, table), chosen by a
@@ -254,7 +260,8 @@ export async function runConnector(opts: ConnectorOptions): Promise<RunningConne
     async stop() {
       stopping = true;
       stopController.abort();
-      await Promise.race([done, sleep(STOP_TIMEOUT_MS)]);
+      // The timer must not keep the process alive once `done` has settled.
+      await Promise.race([done, sleep(STOP_TIMEOUT_MS, undefined, { ref: false })]);
     },
     done,
   };
@@ -362,6 +369,14 @@ class Leader {
         if (plan.gaps.length > 0) throw new GapError(plan.gaps);
         d.onPlanned();
         reader.assign(plan.read);
+        // A closed shard whose last record is already emitted is done and no longer read, even if
+        // no GetRecords answer ended it (DescribeStream showed the split first): mark it finished
+        // now, in the transaction before (or with) its children's first records.
+        for (const c of finishedUnmarked(streamArn, info.shards, checkpoints)) {
+          if (pending.has(c.shardId)) continue;
+          pending.set(c.shardId, { ...c, updatedAt: now });
+          d.log.info({ shardId: c.shardId }, 'shard emitted to its ending sequence number: finished');
+        }
         for (const r of plan.read) {
           // A "started" checkpoint: lineage must know this shard was begun, even before its first record.
           if (!checkpoints.has(r.shardId) && !pending.has(r.shardId))

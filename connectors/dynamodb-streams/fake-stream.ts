@@ -12,6 +12,8 @@ export interface FakeShard extends ShardDescription {
 
 type Fault = (call: string) => unknown;
 
+export type SplitSeenBy = 'DescribeStream' | 'GetRecords';
+
 const awsError = (name: string, status = 400) =>
   Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
 
@@ -34,6 +36,30 @@ export class FakeStream implements StreamsApi {
   private readonly scripted: { call: string; fault: Fault }[] = [];
   private readonly iterators = new Map<string, { shardId: string; index: number }>();
   private nextIteratorId = 0;
+  private readonly splits: { parentId: string; children: FakeShard[]; firstSeenBy: SplitSeenBy }[] = [];
+
+  /**
+   * Closes shard `parentId` after its last record and adds `children` (two: a split; one: a
+   * rollover). DynamoDB gives no order between DescribeStream listing the parent closed and an
+   * iterator of the parent running out: the split takes effect at the next call `firstSeenBy`
+   * names (DescribeStream, or GetRecords on the parent), and every call after that sees it.
+   */
+  split(parentId: string, children: FakeShard[], firstSeenBy: SplitSeenBy): void {
+    this.splits.push({ parentId, children, firstSeenBy });
+  }
+
+  private applySplits(call: SplitSeenBy, shardId?: string): void {
+    for (let i = this.splits.length - 1; i >= 0; i--) {
+      const split = this.splits[i]!;
+      if (split.firstSeenBy !== call || (call === 'GetRecords' && split.parentId !== shardId)) continue;
+      this.splits.splice(i, 1);
+      const parent = this.shards.find((s) => s.shardId === split.parentId);
+      if (parent === undefined) throw new Error(`no shard ${split.parentId} to split`);
+      parent.endingSequenceNumber =
+        parent.records.at(-1)?.dynamodb?.SequenceNumber ?? parent.startingSequenceNumber;
+      this.shards.push(...split.children);
+    }
+  }
 
   /** The next `call` (DescribeTable, DescribeStream, GetShardIterator, GetRecords) throws `fault()`. */
   failNext(call: string, fault: Fault, times = 1): void {
@@ -61,6 +87,7 @@ export class FakeStream implements StreamsApi {
 
   async describeStream(_arn: string, exclusiveStartShardId?: string) {
     this.maybeFail('DescribeStream');
+    if (exclusiveStartShardId === undefined) this.applySplits('DescribeStream');
     const from =
       exclusiveStartShardId === undefined
         ? 0
@@ -94,6 +121,7 @@ export class FakeStream implements StreamsApi {
     // Like the local server: an unknown iterator is an HTTP 500, not a typed error.
     if (state === undefined) throw faults.serverError();
     this.iterators.delete(iterator);
+    this.applySplits('GetRecords', state.shardId);
     const shard = this.shards.find((s) => s.shardId === state.shardId)!;
     const records = shard.records.slice(state.index, state.index + limit);
     const index = state.index + records.length;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   acceptGaps,
   compareSequenceNumbers,
+  finishedUnmarked,
   GapKind,
   isShardFinished,
   type PlanInput,
@@ -251,6 +252,22 @@ describe('acceptGaps (regflow connector reset --accept-gap)', () => {
 });
 
 describe('checkpoint housekeeping', () => {
+  it('marks finished a closed shard emitted to its EndingSequenceNumber that no GetRecords ended', () => {
+    const cps = checkpoints(
+      cp('A', '100000000000000000500'), // emitted to its end, not marked: the split parent case
+      cp('B', '100000000000000000800'), // closed, not emitted to its end yet
+      cp('C', '100000000000000000700'), // open
+      cp('D', null),
+    );
+    expect(finishedUnmarked(ARN, SPLIT, cps)).toEqual([{ ...cps.get('shardId-A')!, finished: true }]);
+    // Already marked, of another stream, or gone from the stream: nothing to write.
+    const marked = checkpoints(cp('A', '100000000000000000500', { finished: true }));
+    expect(finishedUnmarked(ARN, SPLIT, marked)).toEqual([]);
+    const other = checkpoints(cp('A', '100000000000000000500', { streamArn: `${ARN}-old` }));
+    expect(finishedUnmarked(ARN, SPLIT, other)).toEqual([]);
+    expect(finishedUnmarked(ARN, [B, C, D], cps)).toEqual([]);
+  });
+
   it('prunes finished shards that left the stream once no shard names them as parent', () => {
     const cps = checkpoints(
       cp('A', null, { finished: true }),

@@ -218,6 +218,28 @@ export function prunableCheckpoints(
     .map((c) => c.shardId);
 }
 
+/**
+ * Checkpoints to rewrite as `finished`: closed shards whose last record was emitted (checkpoint at
+ * their EndingSequenceNumber) but that no GetRecords answer has ended yet. DynamoDB gives no order
+ * between DescribeStream showing a shard closed and its iterator running out (a split parent whose
+ * records were all read while it was open is the usual case), and once the plan counts such a
+ * shard as done nothing reads it again: without this its checkpoint would stay unfinished, and
+ * when it left the stream (24 h later) the connector would halt on a false SHARD_GONE gap.
+ */
+export function finishedUnmarked(
+  streamArn: string,
+  shards: readonly ShardDescription[],
+  checkpoints: ReadonlyMap<string, ShardCheckpoint>,
+): ShardCheckpoint[] {
+  const out: ShardCheckpoint[] = [];
+  for (const shard of shards) {
+    const c = checkpoints.get(shard.shardId);
+    if (c === undefined || c.streamArn !== streamArn || c.finished) continue;
+    if (isShardFinished(shard, c)) out.push({ ...c, finished: true });
+  }
+  return out;
+}
+
 /** What `regflow connector reset --accept-gap` writes for each gap: null deletes a checkpoint. */
 export type CheckpointWrite = { shardId: string; checkpoint: ShardCheckpoint | null };
 

@@ -62,8 +62,13 @@ export const moto: LocalService = {
   },
 
   async command(ctx) {
-    const server = join(ctx.cacheDir, 'venv', 'bin', 'moto_server');
-    return { cmd: server, args: ['-H', '127.0.0.1', '-p', String(PORT)], marker: server };
+    // infra/moto/launch.py runs moto_server's own main with its stream numbering made thread-safe.
+    const launcher = join(REPO_ROOT, 'infra', 'moto', 'launch.py');
+    return {
+      cmd: join(ctx.cacheDir, 'venv', 'bin', 'python3'),
+      args: [launcher, '-H', '127.0.0.1', '-p', String(PORT)],
+      marker: launcher,
+    };
   },
 
   async healthy(config) {

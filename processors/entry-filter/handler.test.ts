@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../lib/errors.ts';
+import { PendingOutcomes } from '../../runtime/metrics.ts';
 import type { InputRecord } from '../../runtime/types.ts';
 import type { DemandChange, EntryChange } from '../../schemas/types.generated.ts';
 import { entryFilterHandler } from './handler.ts';
@@ -143,6 +144,16 @@ describe('entry-filter', () => {
     expect(await run(change('INSERT', null, reminder, 'asu#c1-A#reminder'))).toEqual([]);
     const system = item({ needsReplication: false, date: { updated: '2024-01-01T10:00:00.000Z' } });
     expect(await run(change('INSERT', null, system))).toEqual([]);
+  });
+
+  it('counts what it keeps and what it skips', async () => {
+    const counts = new PendingOutcomes();
+    const handle = entryFilterHandler('entries.replicate');
+    const counted = { ...ctx, metrics: counts };
+    await handle(change('INSERT', null, item()), counted);
+    await handle(change('INSERT', null, item(), 'asu#c1-A#reminder'), counted); // not an entry
+    await handle(change('MODIFY', item(), item({ needsReplication: false })), counted); // the unflag
+    expect(Object.fromEntries(counts.take())).toEqual({ kept: 1, skipped: 2 });
   });
 
   it('uses the eventId as recordId for a snapshot INSERT', async () => {

@@ -14,6 +14,7 @@ import type { DemandChange, EntryChange, EntryPayload } from '../../schemas/type
 //   REMOVE of an entry item: the fan withdrew it → a DELETE change carrying the old version.
 // Skipped (no output): other item types (reminders …) and system changes — a MODIFY that leaves
 // fanModified and the version alone (the replicator's unflag write, verdict writes).
+// Counted (ctx.metrics → regflow_handler_outcomes_total): `kept`, `skipped`.
 // The recordId is the stream sequence number (the spec's SQS messageId), or the eventId of a
 // snapshot INSERT: the same change always gets the same id.
 // A change that is an entry but lacks what replication needs (campaignId, globalUserId, version,
@@ -142,12 +143,19 @@ export function toEntryChange(
 export function entryFilterHandler(output: string): Handler<DemandChange> {
   return (record, ctx) => {
     const change = record.value;
-    if (!isEntryKey(change.keys)) return [];
+    if (!isEntryKey(change.keys)) {
+      ctx.metrics?.count('skipped');
+      return [];
+    }
     const oldImg = image(change.oldImage, 'oldImage');
     const newImg = image(change.newImage, 'newImage');
     const reason = replicationReason(change, oldImg, newImg);
-    if (reason === null) return [];
+    if (reason === null) {
+      ctx.metrics?.count('skipped');
+      return [];
+    }
     const entryChange = toEntryChange(change, oldImg, newImg);
+    ctx.metrics?.count('kept');
     ctx.log.info(
       { recordId: entryChange.recordId, kind: entryChange.kind, campaignId: entryChange.campaignId, reason },
       'entry change kept for replication',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RetriableError } from '../../lib/errors.ts';
+import { PendingOutcomes } from '../../runtime/metrics.ts';
 import type { BatchItemOutcome, InputRecord, OutputRecord } from '../../runtime/types.ts';
 import type { DataRecord, EntryChange, EntryRejection, UserProfile } from '../../schemas/types.generated.ts';
 import { MemoryEntryStore, MemoryScoringStore } from '../../stores/memory.ts';
@@ -118,14 +119,16 @@ function setup() {
   const entries = new FailingEntryStore();
   const scoring = new MemoryScoringStore();
   const warnings: object[] = [];
+  const counts = new PendingOutcomes();
   const ctx = {
     processor: 'entry-replicator',
     log: { info() {}, warn: (o: object) => warnings.push(o) },
     resources: { demand, entries, scoring },
+    metrics: counts,
   };
   const handle = (records: InputRecord<EntryChange>[]) =>
     entryReplicatorHandler(TOPICS, () => 42, 200)(records, ctx);
-  return { demand, entries, scoring, warnings, handle };
+  return { demand, entries, scoring, warnings, handle, counted: () => Object.fromEntries(counts.take()) };
 }
 
 const outputsOf = (o: BatchItemOutcome) => ('outputs' in o ? o.outputs : []) as OutputRecord[];
@@ -167,6 +170,17 @@ describe('entry-replicator', () => {
     expect((await scoring.listRows('c1', 'A')).map((r) => r.globalUserId)).toEqual(['u1']);
     expect(await scoring.listRows('c1', 'B')).toEqual([]);
     expect(demand.get('u1', 'c1')?.needsReplication).toBe(false);
+  });
+
+  it('counts what it did: applied, stale-rejected, and already-current for a replay', async () => {
+    const { demand, handle, counted } = setup();
+    demand.set('u1', 'c1', 2, at(5));
+    const event1 = upsert('u1', ['A', 'B'], 1, at(0));
+    const event2 = upsert('u1', ['A', 'C'], 2, at(5), 'c1', ['A', 'B']);
+    await handle([event2, event1]);
+    expect(counted()).toEqual({ applied: 1, 'stale-rejected': 1 });
+    await handle([event2]); // redelivered: the entry store has it already
+    expect(counted()).toEqual({ 'already-current': 1 });
   });
 
   it('rejects a change whose date.updated differs even at the same version', async () => {

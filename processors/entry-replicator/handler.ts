@@ -37,6 +37,8 @@ import {
 //   5. outputs: the fan's profile (users.upserts), REGISTRATION / REGISTERED_MARKET (data.records).
 // Every effect is guarded by the entry version, so a redelivered or late change never moves the
 // entry store or the scoring rows backwards: "already there" (stale in the store) counts as done.
+// Counted (ctx.metrics → regflow_handler_outcomes_total): `stale-rejected` (step 2), and per entry
+// store write `applied` or `already-current` (the store held that version or a newer one).
 
 /** Longest wait for one store or DynamoDB call before the change fails retriably (a hung call never blocks the partition). */
 export const CALL_TIMEOUT_MS = 15_000;
@@ -107,6 +109,7 @@ export function entryReplicatorHandler(
         );
         const rejection = rejectionOf(change, reason, item, now());
         outcomes[i] = succeeded([{ topic: topics.rejected, key: r.key, value: rejection }]);
+        ctx.metrics?.count('stale-rejected');
         return;
       }
       const group = `${change.kind}\u0000${change.campaignId}`;
@@ -136,6 +139,8 @@ export function entryReplicatorHandler(
                     })),
                   );
             const result = await withTimeout(write, callTimeoutMs, 'entry store write');
+            ctx.metrics?.count('applied', result.applied.length);
+            ctx.metrics?.count('already-current', result.stale.length);
             if (result.stale.length > 0)
               ctx.log.info(
                 { campaignId, kind, already: result.stale.length },

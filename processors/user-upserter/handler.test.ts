@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RetriableError } from '../../lib/errors.ts';
+import { PendingOutcomes } from '../../runtime/metrics.ts';
 import type { InputRecord } from '../../runtime/types.ts';
 import type { UserProfile } from '../../schemas/types.generated.ts';
 import { MemoryUserStore } from '../../stores/memory.ts';
@@ -35,6 +36,16 @@ const ctxWith = (users: MemoryUserStore) => ({
 });
 
 describe('user-upserter', () => {
+  it('counts the profiles it applied and those the store already had (a replay)', async () => {
+    const users = new MemoryUserStore();
+    const counts = new PendingOutcomes();
+    const handle = userUpserterHandler();
+    await handle([profile('u1', 1), profile('u2', 1)], { ...ctxWith(users), metrics: counts });
+    expect(Object.fromEntries(counts.take())).toEqual({ applied: 2 });
+    await handle([profile('u1', 1)], { ...ctxWith(users), metrics: counts });
+    expect(Object.fromEntries(counts.take())).toEqual({ 'already-current': 1 });
+  });
+
   it('upserts profiles, keeps the newest version per fan, and changes nothing on a replay', async () => {
     const users = new MemoryUserStore();
     const handle = userUpserterHandler();

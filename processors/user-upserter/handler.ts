@@ -7,6 +7,7 @@ import { MAX_USER_BATCH, type UserProfile, type UserStore } from '../../stores/u
 // The spec's upsertUsers: batches of profiles into the user store (at most 25 per call). The store
 // keeps the highest version per fan, so a redelivered or older profile changes nothing. A failed
 // call fails its profiles, retriably (in-place attempts, then the retry tiers). No outputs.
+// Counted (ctx.metrics → regflow_handler_outcomes_total): `applied`, `already-current`.
 
 export interface UserUpserterResources {
   users: UserStore;
@@ -38,6 +39,8 @@ export function userUpserterHandler(): BatchHandler<UserProfileMessage, UserUpse
           15_000,
           'user store upsert',
         );
+        ctx.metrics?.count('applied', result.applied.length);
+        ctx.metrics?.count('already-current', result.stale.length);
         if (result.stale.length > 0)
           ctx.log.info({ already: result.stale.length }, 'user store already had these versions');
         chunk.forEach((_, i) => {

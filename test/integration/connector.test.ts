@@ -10,6 +10,7 @@ import { FakeStream, fakeRecord } from '../../connectors/dynamodb-streams/fake-s
 import { runSnapshot } from '../../connectors/dynamodb-streams/snapshot.ts';
 import { createDynamoDb } from '../../lib/clients.ts';
 import { createLogger } from '../../lib/logger.ts';
+import { waitFor } from '../../lib/retry.ts';
 import {
   type ConnectorSetup,
   changesByKey,
@@ -17,6 +18,7 @@ import {
   DemandWriter,
   readChanges,
   spawnConnector,
+  watchCheckpoints,
 } from '../connector-harness.ts';
 import { type EchoProcess, kafka } from '../runtime-harness.ts';
 import { config } from '../support.ts';
@@ -366,12 +368,14 @@ describe('DynamoDB Streams connector', () => {
     expect([after.code, after.stdout]).toEqual([0, expect.stringMatching(/reading\s+no\s+\d+/)]);
   }, 120_000);
 
-  it('follows real DynamoDB shard lineage (rollover, split, new shards later): parents first, per-key order kept', async () => {
-    // moto never closes or splits a shard: the stream here is the in-memory one shaped like
-    // DynamoDB's, while Kafka, the registry and Redis are real.
-    const s = await createConnectorSetup(admin, dynamo);
+  /**
+   * moto keeps one open shard per table and never closes or splits it (its GetRecords always hands
+   * out a next iterator): the stream here is the in-memory one shaped like DynamoDB's, while Kafka,
+   * the registry and Redis are real. A closed parent A split into B (closed) and C (open); B rolled
+   * over into D.
+   */
+  function lineageStream() {
     const stream = new FakeStream();
-    const seqOf = (r: ReturnType<typeof fakeRecord>) => r.dynamodb!.SequenceNumber!;
     const a = [fakeRecord('fan:1', 'x'), fakeRecord('fan:2', 'x'), fakeRecord('fan:1', 'x', 'MODIFY')];
     const b = [fakeRecord('fan:1', 'x', 'MODIFY'), fakeRecord('fan:3', 'x')];
     const c = [fakeRecord('fan:2', 'x', 'MODIFY'), fakeRecord('fan:4', 'x')];
@@ -393,6 +397,18 @@ describe('DynamoDB Streams connector', () => {
       { shardId: 'shardId-C', parentShardId: 'shardId-A', startingSequenceNumber: seqOf(c[0]!), records: c },
       { shardId: 'shardId-D', parentShardId: 'shardId-B', startingSequenceNumber: seqOf(d[0]!), records: d },
     );
+    // C splits into E and F later on; E gets a change of fan:2.
+    const e = [fakeRecord('fan:2', 'x', 'REMOVE')];
+    const f = [fakeRecord('fan:5', 'x')];
+    const children = [
+      { shardId: 'shardId-E', parentShardId: 'shardId-C', startingSequenceNumber: seqOf(e[0]!), records: e },
+      { shardId: 'shardId-F', parentShardId: 'shardId-C', startingSequenceNumber: seqOf(f[0]!), records: f },
+    ];
+    return { stream, a, b, c, d, e, f, children };
+  }
+  const seqOf = (r: ReturnType<typeof fakeRecord>) => r.dynamodb!.SequenceNumber!;
+
+  async function startOnStream(s: ConnectorSetup, stream: FakeStream): Promise<RunningConnector> {
     const connector = await runConnector({
       config: testConfig,
       table: s.table,
@@ -405,17 +421,17 @@ describe('DynamoDB Streams connector', () => {
       logger: createLogger('warn'),
     });
     inProcess.push(connector);
+    return connector;
+  }
+
+  it('follows real DynamoDB shard lineage (rollover, split, new shards later): parents first, per-key order kept', async () => {
+    const s = await createConnectorSetup(admin, dynamo);
+    const { stream, children } = lineageStream();
+    await startOnStream(s, stream);
     const firstWave = await readChanges(s.changes, 8, { settleMs: 500 });
     expect(firstWave).toHaveLength(8);
 
-    // C splits into E and F later on; E gets a change of fan:2.
-    const e = [fakeRecord('fan:2', 'x', 'REMOVE')];
-    const f = [fakeRecord('fan:5', 'x')];
-    stream.shards[2]!.endingSequenceNumber = seqOf(c[1]!);
-    stream.shards.push(
-      { shardId: 'shardId-E', parentShardId: 'shardId-C', startingSequenceNumber: seqOf(e[0]!), records: e },
-      { shardId: 'shardId-F', parentShardId: 'shardId-C', startingSequenceNumber: seqOf(f[0]!), records: f },
-    );
+    stream.split('shardId-C', children, 'GetRecords');
     const changes = await readChanges(s.changes, 10, { settleMs: 1_500 });
     expect(changes).toHaveLength(10);
     const byKey = new Map<string, string[]>();
@@ -428,13 +444,57 @@ describe('DynamoDB Streams connector', () => {
       'fan:4|x': ['shardId-C:INSERT'],
       'fan:5|x': ['shardId-F:INSERT'],
     });
-    // Known defect, left open in issue 7: on a clean CI run the split parent C's checkpoint was
-    // still `finished: false` 20 s after its children's records were visible (twice in a row;
-    // the engineer who wrote the test saw it pass). The records above are right; what a restart
-    // would re-read is not yet settled. See the skipped test below.
   }, 120_000);
 
-  it.skip('checkpoints a split parent shard as finished once it is read to its end (known defect, issue 7)', () => {});
+  // DynamoDB gives no order between DescribeStream listing a split parent closed and GetRecords
+  // ending its iterator. When DescribeStream came first, the plan counted the parent done (its
+  // checkpoint at the EndingSequenceNumber), stopped reading it, and its checkpoint stayed
+  // `finished: false` for good (a false SHARD_GONE gap once it left the stream). Both orders:
+  it.each(['DescribeStream', 'GetRecords'] as const)(
+    'checkpoints a split parent shard as finished once its records are delivered, before its children (split seen first by %s)',
+    async (firstSeenBy) => {
+      const s = await createConnectorSetup(admin, dynamo);
+      const { stream, a, b, c, d, e, f, children } = lineageStream();
+      const watch = await watchCheckpoints(s.checkpoints);
+      try {
+        await startOnStream(s, stream);
+        // Every record of the open C is delivered (and checkpointed in the same transaction).
+        expect(await readChanges(s.changes, 8, { settleMs: 0 })).toHaveLength(8);
+        stream.split('shardId-C', children, firstSeenBy);
+
+        const expected = [
+          ['shardId-A', true, seqOf(a[2]!)],
+          ['shardId-B', true, seqOf(b[1]!)],
+          ['shardId-C', true, seqOf(c[1]!)],
+          ['shardId-D', false, seqOf(d[0]!)],
+          ['shardId-E', false, seqOf(e[0]!)],
+          ['shardId-F', false, seqOf(f[0]!)],
+        ];
+        const state = () =>
+          [...watch.shards(s.connectorId).values()]
+            .map((cp) => [cp.shardId, cp.finished, cp.sequenceNumber])
+            .sort((x, y) => String(x[0]).localeCompare(String(y[0])));
+        await waitFor(async () => JSON.stringify(state()) === JSON.stringify(expected), {
+          timeoutMs: 30_000,
+          intervalMs: 100,
+        });
+        expect(state()).toEqual(expected);
+
+        // In the log, C's finished mark comes before any checkpoint of its children.
+        const log = watch.records();
+        const at = (shardId: string, finished?: boolean) =>
+          log.findIndex(
+            (r) => r.value?.shardId === shardId && (finished === undefined || r.value.finished === finished),
+          );
+        expect(at('shardId-C', true)).toBeGreaterThanOrEqual(0);
+        expect(at('shardId-C', true)).toBeLessThan(Math.min(at('shardId-E'), at('shardId-F')));
+        expect(await readChanges(s.changes, 10, { settleMs: 500 })).toHaveLength(10);
+      } finally {
+        await watch.stop();
+      }
+    },
+    120_000,
+  );
 
   it('rides out the DynamoDB endpoint going away (connections refused and cut) and comes back exactly once', async () => {
     const s = await createConnectorSetup(admin, dynamo);

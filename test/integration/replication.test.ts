@@ -146,6 +146,20 @@ const metric = async (port: number, name: string, topic: string) => {
   return m ? Number(m[1]) : 0;
 };
 
+/** regflow_handler_outcomes_total of one processor and outcome (0 when not counted yet). */
+const handlerOutcome = async (port: number, processor: string, outcome: string) => {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('regflow_handler_outcomes_total{') &&
+        l.includes(`outcome="${outcome}"`) &&
+        l.includes(`processor="${processor}"`),
+    );
+  return line === undefined ? 0 : Number(line.split(' ').at(-1));
+};
+
 const rowsOf = async (st: Stores, campaignId: string, globalUserId: string) =>
   (await st.db.collection('scoring_rows').find({ campaignId, globalUserId }).toArray())
     .map((r) => r.marketId as string)
@@ -176,6 +190,12 @@ describe('replication', () => {
       },
     ]);
     expect(await metric(running.httpPort, 'regflow_records_out_total', s.topics.rejected)).toBe(1);
+    // The replicator's own count of what it did (counted as its transaction commits).
+    const outcome = (name: string) => handlerOutcome(running.httpPort, `${s.prefix}-entry-replicator`, name);
+    expect(
+      await waitFor(async () => (await outcome('applied')) === 1, { timeoutMs: 10_000, intervalMs: 100 }),
+    ).toBe(true);
+    expect(await outcome('stale-rejected')).toBe(1);
 
     const stored = await s.stores.entries.getEntry('camp-1', 'fan-a');
     expect(stored).toMatchObject({ markets: ['A', 'C'], version: second.version });
@@ -195,7 +215,7 @@ describe('replication', () => {
     const s = await setup();
     const table = new DemandTable(dynamo, s.table);
     await startConnector(s);
-    await startProcessors(s);
+    const running = await startProcessors(s);
     const st = s.stores;
 
     const a1 = await table.putEntry('fan-a', 'camp-1', entry('fan-a', ['NYC', 'LA']));
@@ -260,6 +280,38 @@ describe('replication', () => {
     expect(replicated).toHaveLength(4);
     expect((await readTopic(s.topics.rejected, { atLeast: 0, settleMs: 300 })).length).toBe(0);
     expect(await deadLetters(admin, s)).toBe(0);
+
+    // What each processor counted: the filter kept the 4 fan changes and skipped the 3 unflag
+    // writes; the replicator applied 4 (3 upserts, 1 deletion); the user store took 3 profiles.
+    const counted = async () =>
+      Object.fromEntries(
+        await Promise.all(
+          (
+            [
+              ['entry-filter', 'kept'],
+              ['entry-filter', 'skipped'],
+              ['entry-replicator', 'applied'],
+              ['entry-replicator', 'stale-rejected'],
+              ['user-upserter', 'applied'],
+            ] as const
+          ).map(
+            async ([p, o]) =>
+              [`${p}:${o}`, await handlerOutcome(running.httpPort, `${s.prefix}-${p}`, o)] as const,
+          ),
+        ),
+      );
+    const expected = {
+      'entry-filter:kept': 4,
+      'entry-filter:skipped': 3,
+      'entry-replicator:applied': 4,
+      'entry-replicator:stale-rejected': 0,
+      'user-upserter:applied': 3,
+    };
+    await waitFor(async () => JSON.stringify(await counted()) === JSON.stringify(expected), {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
+    expect(await counted()).toEqual(expected);
   }, 120_000);
 
   it('exactly once in effect, in order, across repeated kill -9 of the connector and the replicator', async () => {
