@@ -1,5 +1,6 @@
 import { signToken } from '../api/auth.ts';
-import { describeError } from '../lib/errors.ts';
+import { describeError, RetriableError } from '../lib/errors.ts';
+import { createRetry } from '../lib/retry.ts';
 import type { Registration } from './fans.ts';
 
 // The demo talks to the registration + admin API the way a web app and a campaign manager would:
@@ -96,9 +97,20 @@ export interface BulkOutcome {
 }
 
 /**
- * Registers fans [0, count) with `concurrency` requests in flight; a request that fails on the
- * network or with a 5xx is tried again (3 attempts), since the write is an idempotent upsert.
- * Calls `onProgress(done)` after every answer.
+ * A registration that fails on the network or with a 5xx (the API's 503: a backing service busy)
+ * is tried again with backoff, up to 6 attempts over about 8 s. (A retried write that had landed
+ * makes a second version: the replicator rejects the first as stale, which the summary counts.)
+ */
+const registrationRetry = createRetry({
+  attempts: 6,
+  initialDelayMs: 250,
+  maxDelayMs: 4_000,
+  shouldRetry: (err) => err instanceof RetriableError,
+});
+
+/**
+ * Registers fans [0, count) with `concurrency` requests in flight (see registrationRetry). Calls
+ * `onProgress(done)` after every answer.
  */
 export async function registerMany(
   api: ApiClient,
@@ -115,27 +127,26 @@ export async function registerMany(
   const worker = async () => {
     for (let i = next++; i < count; i = next++) {
       const { id, entry } = fanOf(i);
-      let done = false;
-      for (let attempt = 1; attempt <= 3 && !done; attempt++) {
-        try {
-          const r = await api.register(campaignId, id, entry);
-          if (r.status >= 500 && attempt < 3) continue;
-          done = true;
-          if (r.status === 200) outcome.ok++;
-          else if (r.status === 422) {
-            outcome.refused++;
-            note(`${id}: 422 ${JSON.stringify(r.body)}`);
-          } else {
-            outcome.failed++;
-            note(`${id}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-          }
-        } catch (err) {
-          if (attempt === 3) {
-            done = true;
-            outcome.failed++;
-            note(`${id}: ${describeError(err)}`);
-          }
+      try {
+        const { value: r } = await registrationRetry(async () => {
+          const answer = await api.register(campaignId, id, entry).catch((err: unknown) => {
+            throw new RetriableError(describeError(err), { cause: err });
+          });
+          if (answer.status >= 500)
+            throw new RetriableError(`HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
+          return answer;
+        });
+        if (r.status === 200) outcome.ok++;
+        else if (r.status === 422) {
+          outcome.refused++;
+          note(`${id}: 422 ${JSON.stringify(r.body)}`);
+        } else {
+          outcome.failed++;
+          note(`${id}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
         }
+      } catch (err) {
+        outcome.failed++;
+        note(`${id}: ${describeError(err)}`);
       }
       opts.onProgress(outcome.ok + outcome.refused + outcome.failed, outcome);
     }

@@ -241,7 +241,7 @@ export async function runScenario1(ctx: DemoContext, timeline: Timeline): Promis
       S1,
       'winners are the top fans by score',
       lowestWinner >= highestOther,
-      `lowest winning score ${lowestWinner}, highest score left out ${highestOther}`,
+      `lowest winning score ${showScore(lowestWinner)}, highest score left out ${showScore(highestOther)}`,
     );
     p.counts(
       `${fmtInt(audit.report.rows)} rows ranked, ${fmtInt(audit.report.checked)} winners match, seed revealed`,
@@ -260,6 +260,8 @@ export async function runScenario1(ctx: DemoContext, timeline: Timeline): Promis
     `npx regflow tail registration --max 5; npx regflow tail selection.stats`,
   );
 }
+
+const showScore = (s: number) => (Number.isFinite(s) ? String(s) : 'none (unscored)');
 
 /** The winners of the market (verdict true), with their codes, from the scoring rows. */
 async function winnersOf(selection: SelectionStore, campaignId: string, marketId: string) {
