@@ -59,10 +59,20 @@ export function registerConnector(program: Command): void {
 
   common(connector.command('run'))
     .description('run the connector until SIGTERM / SIGINT (a second instance waits as standby)')
-    .action(async (o: Common) => {
+    .option(
+      '--checkpoint-refresh-ms <ms>',
+      'rewrite the checkpoints this often while the stream is quiet (`regflow select` waits for one after the close)',
+      '300000',
+    )
+    .action(async (o: Common & { checkpointRefreshMs: string }) => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
-      const running = await runConnector({ config, logger, ...targetOf(o) });
+      const running = await runConnector({
+        config,
+        logger,
+        ...targetOf(o),
+        checkpointRefreshMs: positive('--checkpoint-refresh-ms', o.checkpointRefreshMs),
+      });
       let signals = 0;
       const shutdown = (signal: NodeJS.Signals) => {
         if (++signals > 1) {

@@ -2,10 +2,9 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
 import { createMongo } from '../lib/clients.ts';
-import { UsageError } from '../lib/errors.ts';
 import { formatTable } from '../lib/format.ts';
 import { createSelectionAdmin, type SelectionAdmin } from '../selection/admin.ts';
-import { auditMarket } from '../selection/draw.ts';
+import { auditDraw } from '../selection/audit.ts';
 import { parseScoreFile } from '../selection/scores.ts';
 import { SelectionStore } from '../selection/store.ts';
 import { MongoCampaignStore } from '../stores/campaigns.ts';
@@ -175,27 +174,12 @@ export function registerSelection(program: Command): void {
     .requiredOption('--campaign <id>', 'campaign id')
     .requiredOption('--market <id>', 'market id')
     .action(async (o: { campaign: string; market: string }) => {
-      const report = await withMongo(async ({ selection, campaigns }) => {
-        const seed = await selection.getSeed(o.campaign);
-        if (!seed?.revealedAt)
-          throw new UsageError(`campaign ${o.campaign} has no revealed seed yet: no run finished`);
-        const campaign = await campaigns.get(o.campaign);
-        const market = campaign?.markets.find((m) => m.id === o.market);
-        if (!market) throw new UsageError(`campaign ${o.campaign} has no market ${o.market}`);
-        const runs = (await selection.listRuns(o.campaign, o.market)).filter((r) => r.status === 'FINISHED');
-        const rows = await selection.allRows(o.campaign, o.market).toArray();
-        console.log(
-          `seed ${seed.seed} (SHA-256 ${seed.seedHash}); runs in order: ${runs.map((r) => `${r.runId}×${r.processed}`).join(', ') || 'none'}`,
-        );
-        return auditMarket(
-          seed.seed,
-          rows as never,
-          runs.map((r) => ({ runId: r.runId, winners: r.processed })),
-          {
-            sharedCode: market.ticketer === 'TM',
-          },
-        );
-      });
+      const { seed, seedHash, runs, report } = await withMongo((stores) =>
+        auditDraw(stores, o.campaign, o.market),
+      );
+      console.log(
+        `seed ${seed} (SHA-256 ${seedHash}); runs in order: ${runs.map((r) => `${r.runId}×${r.winners}`).join(', ') || 'none'}`,
+      );
       console.log(
         `${report.rows} rows, ${report.checked} verdicts checked: ${report.ok ? 'every verdict matches' : `${report.mismatches.length} mismatch(es)`}`,
       );

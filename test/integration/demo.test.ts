@@ -1,0 +1,100 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../config/index.ts';
+import { createMongo } from '../../lib/clients.ts';
+import { databaseUrl } from '../replication-harness.ts';
+import { config, uniqueName } from '../support.ts';
+
+// `npm run demo` end to end at a small size, as a child process against the real services: a
+// DynamoDB table, MongoDB database, Redis prefix, CRM bucket and API port of its own. The topics and
+// consumer groups are the pipeline's own (the demo runs the real pipeline): the demo refuses to
+// start, and this test fails saying so, while another pipeline (`npm start`) runs on the same broker.
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+const names = {
+  table: uniqueName('demo-demand'),
+  db: uniqueName('demo').replace(/-/g, '_'),
+  bucket: uniqueName('demo-crm'),
+  redis: `${uniqueName('demo')}:`,
+};
+
+// The table stays: changes of it may still wait on the pipeline's topics (a failed run), and the
+// replicator validates each change against its table; a deleted one would fail them until the DLT.
+afterAll(async () => {
+  const mongo = createMongo(config.mongodb);
+  await mongo.connect();
+  await mongo
+    .db(names.db)
+    .dropDatabase()
+    .catch(() => {});
+  await mongo.close();
+});
+
+describe('npm run demo', () => {
+  it('plays Scenarios 1-3 at 300 fans / 10 winners, prints the summary and exits 0', async () => {
+    const env = {
+      ...process.env,
+      REGFLOW_DEMAND_TABLE: names.table,
+      REGFLOW_MONGODB_URL: databaseUrl(config.mongodb.url, names.db),
+      REGFLOW_CRM_BUCKET: names.bucket,
+      REGFLOW_REDIS_PREFIX: names.redis,
+      REGFLOW_API_PORT: String(await freePort()),
+      REGFLOW_SELECTION_MIN_RESERVE: '10',
+    };
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(REPO_ROOT, 'demo/cli.ts'),
+        '--fans',
+        '300',
+        '--winners',
+        '10',
+        '--speed',
+        '900',
+      ],
+      { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    // Past the budget, a SIGINT lets the demo stop its pipeline (its processes run detached).
+    const guard = setTimeout(() => child.kill('SIGINT'), 280_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    clearTimeout(guard);
+    expect(out, out).toContain('result: PASS');
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/expectations: \d+ met, 0 failed/);
+    expect(out).toContain('dead letters during the run: 0 (expected 0)');
+    for (const stage of [
+      'registrations (HTTP API)',
+      'replication caught up',
+      'selection (regflow select)',
+      'audit (regflow audit)',
+      'notifications (simulated clock)',
+    ])
+      expect(out).toMatch(new RegExp(`Scenario 1\\s+${stage.replace(/[()]/g, '\\$&')}\\s+\\d+\\.\\d s`));
+    expect(out).toContain('✓ Scenario 1: registrations answered 200 eligible — 300');
+    expect(out).toContain('✓ Scenario 1: reminder records in DynamoDB (one per winner) — 10');
+    expect(out).toContain('✓ Scenario 1: email export rows (one per winner) — 10');
+    expect(out).toContain('✓ Scenario 2: Fan C (neither): detail.gateType — "invite"');
+    expect(out).toContain('✓ Scenario 3: entry store markets — ["a","c"]');
+    expect(out).toContain('where to look:');
+  }, 300_000);
+});
