@@ -37,6 +37,12 @@ export interface HandlerContext<R = unknown> {
   log: HandlerLogger;
   /** The processor's resources (stores, clients), opened once at start and shared by its handlers. */
   resources: R;
+  /**
+   * Keeps the consumer's group membership alive during a long handler call: call it while making
+   * progress (per page of rows, per write). Throttled and never throws (runtime/heartbeat.ts).
+   * Absent outside the runtime (unit tests).
+   */
+  heartbeat?: () => Promise<void>;
 }
 
 export type Handler<V = unknown, R = unknown> = (

@@ -33,6 +33,7 @@ export interface SaverResources {
       winners: ReadonlyArray<{ globalUserId: string; code: string }>,
       losers: readonly string[],
       decidedAt: string,
+      options?: { onProgress?: () => unknown },
     ): Promise<{ written: number; unchanged: number }>;
   };
 }
@@ -80,6 +81,8 @@ export function saverHandler(opts: {
             r.winners,
             r.losers,
             opts.clock.now().toISOString(),
+            // A batch is thousands of writes: heartbeat as they land (throttled by the runtime).
+            { onProgress: ctx.heartbeat },
           );
           const count: VerdictCount = {
             runId: r.runId,
