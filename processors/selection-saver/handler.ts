@@ -23,6 +23,7 @@ export interface SaverResources {
       runId: string,
       winners: ReadonlyArray<{ globalUserId: string; code: string }>,
       losers: readonly string[],
+      options?: { onProgress?: () => unknown },
     ): Promise<{ written: number; skipped: number }>;
   };
   verdicts: {
@@ -73,6 +74,7 @@ export function saverHandler(opts: {
             r.runId,
             r.winners,
             [],
+            { onProgress: ctx.heartbeat },
           );
           const verdicts = await ctx.resources.verdicts.writeVerdicts(
             r.campaignId,
