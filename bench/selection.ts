@@ -17,7 +17,7 @@ import type { SelectionStats } from '../schemas/types.generated.ts';
 import { SelectionStore } from '../selection/store.ts';
 import { connectorPastClose, sendSelectionRequest } from '../selection/trigger.ts';
 import { MongoCampaignStore } from '../stores/campaigns.ts';
-import { MongoCodeStore, mapLimit } from '../stores/codes.ts';
+import { MongoCodeStore, mapLimit, retried } from '../stores/codes.ts';
 import { createDemandTable } from '../test/connector-harness.ts';
 import { closedCampaign, fanId, writeEntries, writeScoringRows } from '../test/selection-harness.ts';
 import { createTopic, topicLag } from '../topology/admin.ts';
@@ -337,6 +337,10 @@ export async function benchSelection(opts: {
             codesAfterVerdictsMs: codesAt > 0 && verdictsAt > 0 ? codesAt - verdictsAt : null,
           }),
     };
+    // The run's figures now: the store limit after it can take long.
+    console.log(
+      `run: ${JSON.stringify({ requestToFinishedMs: figures.requestToFinishedMs, endToEndMs: figures.endToEndMs, incomplete: figures.incomplete, stages: figures.stages, peakRssMb: figures.peakRssMb })}`,
+    );
     for (const p of procs) await p.stop();
     procs.length = 0;
     await connector?.stop();
@@ -382,14 +386,17 @@ export async function benchSelection(opts: {
     const codeDocs = db.collection<{ _id: string }>('codes');
     const rows = db.collection<{ _id: string }>('scoring_rows');
     const codeIdOf = (i: number) => `${campaignId}:LA:C${String(i).padStart(7, '0')}`;
+    // With the stores' retry of SQLITE_BUSY (FerretDB answers it to concurrent writers).
     await mapLimit(winnerIds, MONGO_CONCURRENCY, async (i) => {
-      await claims.insertOne({ _id: codeIdOf(i), runId: 'limit' } as never);
-      await codeDocs.updateOne({ _id: codeIdOf(i) }, { $set: { limitReserved: 'limit' } });
-      await rows.updateOne(
-        { _id: `${campaignId}:LA:${fanId(i)}` },
-        { $set: { limitVerdict: true, limitCode: codeIdOf(i) } },
+      await retried(() => claims.insertOne({ _id: codeIdOf(i), runId: 'limit' } as never));
+      await retried(() => codeDocs.updateOne({ _id: codeIdOf(i) }, { $set: { limitReserved: 'limit' } }));
+      await retried(() =>
+        rows.updateOne(
+          { _id: `${campaignId}:LA:${fanId(i)}` },
+          { $set: { limitVerdict: true, limitCode: codeIdOf(i) } },
+        ),
       );
-      await codeDocs.updateOne({ _id: codeIdOf(i) }, { $set: { limitAssignedTo: fanId(i) } });
+      await retried(() => codeDocs.updateOne({ _id: codeIdOf(i) }, { $set: { limitAssignedTo: fanId(i) } }));
     });
     stage('storeLimitMongoMs', since);
     if (mongoWinners < winners) {
@@ -426,11 +433,13 @@ export async function benchSelection(opts: {
     load.afterLimit = loadAverage();
     figures.totalBenchMs = Date.now() - t0;
     console.log(
-      `request → FINISHED ${figures.requestToFinishedMs} ms; → verdicts written ${figures.requestToVerdictsWrittenMs} ms; → codes assigned ${figures.requestToCodesAssignedMs} ms`,
+      plannerOnly
+        ? `request → FINISHED ${figures.requestToFinishedMs} ms`
+        : `request → FINISHED ${figures.requestToFinishedMs} ms; → verdicts written ${figures.requestToVerdictsWrittenMs} ms; → codes assigned ${figures.requestToCodesAssignedMs} ms`,
     );
     console.log(`stages: ${JSON.stringify(figures.stages)}`);
     console.log(
-      `store limit (plain loop): DynamoDB ${figures.storeLimitDynamoMs} ms${plannerOnly ? ` (projected from ${dynamoFans} writes)` : ''} (concurrency ${SAVER_CONCURRENCY}) + MongoDB ${figures.storeLimitMongoMs} ms (concurrency ${MONGO_CONCURRENCY}); ratio ${figures.ratioToStoreLimit}; with the two read passes (${figures.storeReadTwoPassesMs} ms) ${figures.ratioToStoreLimitWithReads}`,
+      `store limit (plain loop): DynamoDB ${figures.storeLimitDynamoMs} ms${plannerOnly ? ` (projected from ${dynamoFans} writes)` : ''} (concurrency ${SAVER_CONCURRENCY}) + MongoDB ${figures.storeLimitMongoMs} ms (concurrency ${MONGO_CONCURRENCY}); two read passes ${figures.storeReadTwoPassesMs} ms${figures.endToEndMs ? `; ratio ${figures.ratioToStoreLimit} (${figures.ratioToStoreLimitWithReads} counting the reads)` : ''}`,
     );
     console.log(`peak RSS (MB): ${JSON.stringify(figures.peakRssMb)}`);
     console.log(`load average: ${JSON.stringify(load)}`);
