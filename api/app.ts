@@ -66,13 +66,7 @@ export async function createApi(config: Readonly<Config>, options: ApiOptions = 
       cache,
       logger,
       reminderEmails,
-      onClosed: async (c) => {
-        const seed = await seeds.ensureSeed(c.id);
-        logger.info(
-          { campaignId: c.id, seedHash: seed.seedHash },
-          'campaign closed: selection seed hash published',
-        );
-      },
+      seedHashAtClose: async (id) => (await seeds.ensureSeed(id)).seedHash,
     });
     const relay = options.publisher
       ? new OutboxRelay({ store, publisher: options.publisher, cache, logger })

@@ -147,7 +147,9 @@ program
   .description('Scenario 1 end to end (request → verdicts and codes) vs the stores written by a plain loop')
   .option('--fans <n>', 'scored entries', positive, 50_000)
   .option('--winners <n>', 'winners (and codes)', positive, 500)
-  .action(async (opts: { fans: number; winners: number }) => {
+  .option('--planner-only', 'only the planner; the DynamoDB store limit projected from 10,000 writes')
+  .option('--max-minutes <n>', 'report the run incomplete after this long', positive, 30)
+  .action(async (opts: { fans: number; winners: number; plannerOnly?: boolean; maxMinutes: number }) => {
     await benchSelection(opts);
     process.exit(0);
   });

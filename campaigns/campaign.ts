@@ -213,6 +213,12 @@ export interface Campaign extends Omit<CampaignDefinition, 'invites' | 'date'> {
   /** Number of emails on the invite list. */
   inviteCount: number;
   closedAt?: string;
+  /**
+   * SHA-256 of the campaign's secret selection seed, fixed when the campaign closes and published
+   * with the close (data.records CAMPAIGN), before any draw; the seed itself is revealed with the
+   * results (README, Selection).
+   */
+  seedHash?: string;
   date: { created: string; updated: string };
 }
 

@@ -24,6 +24,7 @@ export function campaignChangeRecords(before: Campaign | undefined, after: Campa
         requiredFields: after.fields.required,
         inviteCount: after.inviteCount,
         marketIds: after.markets.map((m) => m.id),
+        seedHash: after.seedHash ?? null,
       },
       occurredAt,
       source: CAMPAIGN_SOURCE,

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { routeDataRecord } from '../processors/analytics-router/records.ts';
 import { MemoryCampaignStore } from '../stores/memory.ts';
 import { MemoryNotificationStateStore } from '../stores/notification-state.ts';
+import { envelope } from '../test/fixtures/analytics-samples.ts';
 import { validDefinition } from '../test/fixtures/campaigns.ts';
 import { parseInviteFile } from './invites.ts';
 import { CampaignService, NotFoundError } from './service.ts';
@@ -141,6 +143,46 @@ describe('campaign service', () => {
     ).rejects.toMatchObject({ field: 'date.sendReminderEmails.0' });
     expect(await store.get('spring-tour')).toBeUndefined();
     expect(await reminderEmails.getReminderEmails('spring-tour')).toBeUndefined();
+  });
+
+  it('closing fixes the selection seed hash first and publishes it with the close (CAMPAIGN record)', async () => {
+    const store = new MemoryCampaignStore();
+    const seeds: string[] = [];
+    const service = new CampaignService({
+      store,
+      seedHashAtClose: async (id) => {
+        seeds.push(id);
+        return 'ab'.repeat(32);
+      },
+    });
+    const outbox = async () => (await store.pendingOutbox(10)).flatMap((b) => b.records);
+    await service.apply(validDefinition());
+    expect((await outbox())[0]?.data).toMatchObject({ status: 'ACTIVE', seedHash: null });
+    const closed = await service.setStatus('spring-tour', 'CLOSED');
+    expect(closed.campaign.seedHash).toBe('ab'.repeat(32));
+    const record = (await outbox()).find((r) => r.sourceRecordId === 'campaign:spring-tour:v2:CAMPAIGN')!;
+    expect(record.data).toMatchObject({ status: 'CLOSED', seedHash: 'ab'.repeat(32) });
+    // What analytics gets on its campaign topic.
+    const routed = routeDataRecord(envelope('CAMPAIGN', record.data, { source: record.source }));
+    expect(routed.ok && routed.value).toMatchObject({ status: 'CLOSED', seedHash: 'ab'.repeat(32) });
+    // Later changes keep the hash and ask for no other seed.
+    await service.importInvites('spring-tour', ['a@example.com']);
+    expect((await service.get('spring-tour'))?.seedHash).toBe('ab'.repeat(32));
+    expect(seeds).toEqual(['spring-tour']);
+  });
+
+  it('a close whose seed cannot be made fails whole: nothing written, nothing published', async () => {
+    const store = new MemoryCampaignStore();
+    const service = new CampaignService({
+      store,
+      seedHashAtClose: async () => {
+        throw new Error('seed store unreachable');
+      },
+    });
+    await service.apply(validDefinition());
+    await expect(service.setStatus('spring-tour', 'CLOSED')).rejects.toThrow(/seed store unreachable/);
+    expect((await service.get('spring-tour'))?.status).toBe('ACTIVE');
+    expect((await store.pendingOutbox(10)).flatMap((b) => b.records)).toHaveLength(3);
   });
 
   it('imports invites idempotently and bumps the version so caches refresh', async () => {

@@ -49,8 +49,12 @@ export class CampaignService {
       clock?: () => Date;
       /** Stores date.sendReminderEmails; a definition carrying them needs it. */
       reminderEmails?: ReminderEmailDates;
-      /** Called after a campaign was closed (selection generates the campaign's seed); failures are logged, selection retries. */
-      onClosed?: (campaign: Campaign) => Promise<void>;
+      /**
+       * The hash of the campaign's selection seed, the seed generated once (idempotent): called
+       * before a close is written, so the close and its CAMPAIGN record carry the hash. A failure
+       * fails the close (nothing written; try again).
+       */
+      seedHashAtClose?: (campaignId: string) => Promise<string>;
     },
   ) {
     this.clock = deps.clock ?? (() => new Date());
@@ -142,6 +146,13 @@ export class CampaignService {
         if (!current) throw new NotFoundError(campaignId);
         return { campaign: current, outcome: 'unchanged' };
       }
+      if (proposed.status === 'CLOSED' && proposed.seedHash === undefined && this.deps.seedHashAtClose) {
+        proposed.seedHash = await this.deps.seedHashAtClose(campaignId);
+        this.deps.logger?.info(
+          { campaignId, seedHash: proposed.seedHash },
+          'campaign closing: selection seed hash published with the close',
+        );
+      }
       const records = campaignChangeRecords(current, proposed);
       const written = current
         ? await this.deps.store.update(proposed, current.version, records)
@@ -152,23 +163,11 @@ export class CampaignService {
         current ? 'campaign updated' : 'campaign created',
       );
       await this.refreshCache(campaignId);
-      if (proposed.status === 'CLOSED' && current?.status !== 'CLOSED') await this.closed(proposed);
       return { campaign: proposed, outcome: current ? 'updated' : 'created' };
     }
     throw new RetriableError(
       `campaign ${campaignId} kept changing under ${MAX_ATTEMPTS} attempts; try again`,
     );
-  }
-
-  private async closed(campaign: Campaign): Promise<void> {
-    try {
-      await this.deps.onClosed?.(campaign);
-    } catch (err) {
-      this.deps.logger?.warn(
-        { campaignId: campaign.id, err: describeError(err) },
-        'close hook failed (selection seed); selection generates it before drawing',
-      );
-    }
   }
 
   private async refreshCache(campaignId: string): Promise<void> {
@@ -200,6 +199,7 @@ export class CampaignService {
       date: { created: current?.date.created ?? now, updated: now },
     };
     if (status.closedAt) campaign.closedAt = status.closedAt;
+    if (current?.seedHash) campaign.seedHash = current.seedHash;
     return campaign;
   }
 

@@ -38,11 +38,8 @@ async function withService<T>(fn: (service: CampaignService) => Promise<T>): Pro
     };
     const cache = new CampaignCache(redis, store, { prefix: config.redis.prefix, logger });
     const seeds = new SelectionStore(mongo.db(config.mongodb.database));
-    const onClosed = async (c: { id: string }) => {
-      const seed = await seeds.ensureSeed(c.id);
-      console.log(`campaign ${c.id}: selection seed generated, SHA-256 ${seed.seedHash}`);
-    };
-    return await fn(new CampaignService({ store, cache, logger, onClosed, reminderEmails }));
+    const seedHashAtClose = async (id: string) => (await seeds.ensureSeed(id)).seedHash;
+    return await fn(new CampaignService({ store, cache, logger, seedHashAtClose, reminderEmails }));
   } finally {
     redis.disconnect();
     await mongo.close();
@@ -104,7 +101,7 @@ export function registerCampaign(program: Command): void {
         throw new UsageError(`status must be one of ${CAMPAIGN_STATUSES.join(', ')} (got ${status})`);
       const { outcome, campaign: c } = await withService((s) => s.setStatus(id, wanted as CampaignStatus));
       console.log(
-        `campaign ${c.id} ${outcome}: status ${c.status}${c.closedAt ? `, closed at ${c.closedAt}` : ''}`,
+        `campaign ${c.id} ${outcome}: status ${c.status}${c.closedAt ? `, closed at ${c.closedAt}` : ''}${c.seedHash ? `, selection seed SHA-256 ${c.seedHash}` : ''}`,
       );
     });
 

@@ -5,6 +5,7 @@ import { describeError } from '../lib/errors.ts';
 import { retryTopicName } from '../topology/types.ts';
 import type { Codec } from './codec.ts';
 import { tierOf } from './failures.ts';
+import { handlerHeartbeat } from './heartbeat.ts';
 import { PendingOutcomes, type ProcessorMetrics } from './metrics.ts';
 import { handlePartitionBatch, type PartitionIO, type PartitionWork } from './partition-batch.ts';
 import { createBatchProcessor } from './process-batch.ts';
@@ -155,7 +156,7 @@ export async function startProcessorConsumer(deps: ProcessorConsumerDeps): Promi
         messages: batch.messages,
       },
       io,
-      work(topic, log),
+      work(topic, log, heartbeat),
     );
   }
 
@@ -198,7 +199,9 @@ export async function startProcessorConsumer(deps: ProcessorConsumerDeps): Promi
 }
 
 /** What the partition loop needs from the definition: the handler path, built once per processor. */
-function createWork(deps: ProcessorConsumerDeps): (topic: string, log: Logger) => PartitionWork {
+function createWork(
+  deps: ProcessorConsumerDeps,
+): (topic: string, log: Logger, heartbeat: () => Promise<void>) => PartitionWork {
   const { definition, codec, metrics, config } = deps;
   const { spec } = definition;
   const group = spec.name;
@@ -210,14 +213,32 @@ function createWork(deps: ProcessorConsumerDeps): (topic: string, log: Logger) =
     : null;
   const unitSize = definition.batch ? definition.batch.size : 1;
 
-  return (topic, log) => {
+  return (topic, log, beat) => {
     const onRetry: OnRetry = (info) => {
       metrics.retry('in-place');
       log.warn({ attempt: info.attempt, err: describeError(info.error) }, 'retrying in place');
     };
     // The handler's counts of this batch's chunk in hand, counted once its transaction commits.
     const outcomes = new PendingOutcomes();
-    const batchCtx: HandlerContext = { processor: group, log, resources: deps.resources, metrics: outcomes };
+
+    // A long handler keeps the group membership through ctx.heartbeat(); a refused one is logged
+    // once per batch, and the partition loop's own heartbeat after the handler acts on it.
+    let refused = false;
+    const heartbeat = handlerHeartbeat(beat, {
+      onError: (err) => {
+        if (refused) return;
+        refused = true;
+        log.warn({ err: describeError(err) }, 'heartbeat during a handler call refused');
+      },
+    });
+
+    const batchCtx: HandlerContext = {
+      processor: group,
+      log,
+      resources: deps.resources,
+      metrics: outcomes,
+      heartbeat,
+    };
     // Records of a partition are handled one after another: one context serves them all, its
     // logger told the offset in hand (no allocation per record).
     const recordLog = new OffsetLog(log);
@@ -226,6 +247,7 @@ function createWork(deps: ProcessorConsumerDeps): (topic: string, log: Logger) =
       log: recordLog,
       resources: deps.resources,
       metrics: outcomes,
+      heartbeat,
     };
     return {
       tier: tierOf(group, topic),

@@ -48,6 +48,12 @@ export interface HandlerContext<R = unknown> {
   resources: R;
   /** The runtime always sets it; optional so that unit tests may leave it out. */
   metrics?: HandlerMetrics;
+  /**
+   * Keeps the consumer's group membership alive during a long handler call: call it while making
+   * progress (per page of rows, per write). Throttled and never throws (runtime/heartbeat.ts).
+   * Absent outside the runtime (unit tests).
+   */
+  heartbeat?: () => Promise<void>;
 }
 
 export type Handler<V = unknown, R = unknown> = (

@@ -30,6 +30,8 @@ export interface AnalyticsCampaign {
   createdAt: number | null;
   /** Last changed in campaign management. */
   updatedAt: number | null;
+  /** Hex SHA-256 of the campaign's secret selection seed, published when the campaign closes (before any draw); the seed is revealed with the results, so anyone can check it and recompute the draw. Null before the close. */
+  seedHash: string | null;
 }
 
 export type AnalyticsCampaignStatus = 'DRAFT' | 'ACTIVE' | 'TRANSFERRING' | 'CLOSED';

@@ -172,8 +172,9 @@ export class SelectionStore {
     runId: string,
     winners: ReadonlyArray<{ globalUserId: string; code: string }>,
     losers: readonly string[],
-    concurrency = 16,
+    options: { concurrency?: number; onProgress?: () => unknown } = {},
   ): Promise<{ written: number; skipped: number }> {
+    const { concurrency = 16, onProgress } = options;
     const work: Array<{ globalUserId: string; code?: string }> = [
       ...winners,
       ...losers.map((globalUserId) => ({ globalUserId })),
@@ -193,6 +194,9 @@ export class SelectionStore {
             : { $set: { verdict: false, selectedRunId: runId }, $unset: { code: '' } },
         ),
       );
+      // FerretDB's update scans the collection: a write takes seconds on a big market, so the
+      // saver heartbeats as they land (throttled by the runtime).
+      await onProgress?.();
       return r.matchedCount;
     });
     const written = results.reduce((a, b) => a + b, 0);

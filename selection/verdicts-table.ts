@@ -28,6 +28,13 @@ export interface EntryVerdict {
 
 export type VerdictWriteOutcome = 'written' | 'unchanged';
 
+export interface WriteOptions {
+  /** Requests in flight (16). */
+  concurrency?: number;
+  /** Called after each write: the saver's heartbeat (throttled by the runtime). */
+  onProgress?: () => unknown;
+}
+
 export class VerdictsTable {
   constructor(
     private readonly client: DynamoDBClient,
@@ -81,15 +88,18 @@ export class VerdictsTable {
     winners: ReadonlyArray<{ globalUserId: string; code: string }>,
     losers: readonly string[],
     decidedAt: string,
-    concurrency = 16,
+    options: WriteOptions = {},
   ): Promise<{ written: number; unchanged: number }> {
     const work: Array<{ globalUserId: string; code?: string }> = [
       ...winners,
       ...losers.map((globalUserId) => ({ globalUserId })),
     ];
-    const outcomes = await mapLimit(work, concurrency, (w) =>
-      this.writeVerdict(campaignId, marketId, w.globalUserId, runId, w.code, decidedAt),
-    );
+    const { concurrency = 16, onProgress } = options;
+    const outcomes = await mapLimit(work, concurrency, async (w) => {
+      const outcome = await this.writeVerdict(campaignId, marketId, w.globalUserId, runId, w.code, decidedAt);
+      await onProgress?.();
+      return outcome;
+    });
     const written = outcomes.filter((o) => o === 'written').length;
     return { written, unchanged: outcomes.length - written };
   }

@@ -1,4 +1,4 @@
-import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Db } from 'mongodb';
 import { type Campaign, parseCampaignDefinition } from '../campaigns/campaign.ts';
@@ -6,6 +6,7 @@ import { readTopic } from '../cli/tail.ts';
 import type { Codec } from '../runtime/codec.ts';
 import type { SelectionStats } from '../schemas/types.generated.ts';
 import { mapLimit } from '../stores/codes.ts';
+import { unmarshalItem } from '../stores/demand-table.ts';
 import { MongoScoringStore } from '../stores/scoring.ts';
 
 // Shared by the selection integration test and benchmark: a closed campaign, DynamoDB entry items
@@ -135,4 +136,30 @@ export async function readStats(
     },
   });
   return latest;
+}
+
+/** Every verdict of a market in DynamoDB (a consistent scan): globalUserId → {verdict, code, runId}. */
+export async function dynamoVerdicts(dynamo: DynamoDBClient, table: string, marketId: string) {
+  const out = new Map<string, { verdict: boolean; code?: string; runId: string }>();
+  let start: Record<string, never> | undefined;
+  do {
+    const page = await dynamo.send(
+      new ScanCommand({
+        TableName: table,
+        ProjectionExpression: 'globalUserId, #s',
+        ExpressionAttributeNames: { '#s': `selection#${marketId}` },
+        ExclusiveStartKey: start,
+        ConsistentRead: true,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const plain = unmarshalItem(item);
+      const v = plain[`selection#${marketId}`] as
+        | { verdict: boolean; code?: string; runId: string }
+        | undefined;
+      if (v) out.set(plain.globalUserId as string, v);
+    }
+    start = page.LastEvaluatedKey as typeof start;
+  } while (start);
+  return out;
 }

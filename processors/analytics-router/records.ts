@@ -176,6 +176,7 @@ const campaign: TypeRules<AnalyticsCampaign> = {
     closedAt: optionalDate(d, 'closedAt', 'date.closed') as number | null,
     createdAt: optionalDate(d, 'createdAt', 'date.created') as number | null,
     updatedAt: optionalDate(d, 'updatedAt', 'date.updated') as number | null,
+    seedHash: orNull(pick(d, 'seedHash')) as string | null,
   }),
   ids: ['id'],
   key: (v) => v.id,

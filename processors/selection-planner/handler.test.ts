@@ -127,6 +127,18 @@ describe('selection-planner', () => {
     expect(f.runs.at(-1)?.status).toBe('FAILED');
   });
 
+  it('heartbeats while it pages the rows of both passes (a run over a million rows takes minutes)', async () => {
+    const f = fakes(rowsOf(2_500), ['A', 'B', 'C', 'D', 'E']);
+    let beats = 0;
+    const out = await handler(req(3), {
+      ...ctx(f.resources),
+      heartbeat: async () => void beats++,
+    });
+    expect(stats(out).at(-1)?.status).toBe('FINISHED');
+    // 1,000 rows per heartbeat: 2 in the ranking pass, 2 in the result pass.
+    expect(beats).toBe(4);
+  });
+
   it('a TM market pairs every winner with the shared code', async () => {
     const f = fakes(rowsOf(6), ['TM1'], 'TM');
     const winners = results(await handler(req(4), ctx(f.resources))).flatMap((b) => b.winners);

@@ -43,6 +43,24 @@ export interface PlannerOptions {
   clock: Clock;
 }
 
+/** Rows paged between two calls of ctx.heartbeat() (itself throttled to one per second). */
+const HEARTBEAT_ROWS = 1_000;
+
+/**
+ * Awaits one long store call (a count over a million rows, thousands of code claims), heartbeating
+ * each second meanwhile, so the group does not evict the planner while the store works.
+ */
+async function beating<T>(ctx: { heartbeat?: () => Promise<void> }, work: Promise<T>): Promise<T> {
+  const { heartbeat } = ctx;
+  if (!heartbeat) return work;
+  const timer = setInterval(() => void heartbeat(), 1_000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export const statsKey = (campaignId: string, marketId: string, runId: string) =>
   `${campaignId}|${marketId}|${runId}`;
 
@@ -111,8 +129,9 @@ export function plannerHandler(opts: PlannerOptions): Handler<SelectionRequest, 
     if (!market) return fail(`marketId: campaign ${campaignId} has no market ${marketId}`);
 
     // 2. TOTAL and PROCESSING.
+    const t2 = Date.now();
     const seed = await selection.ensureSeed(campaignId);
-    const total = await selection.countRows(campaignId, marketId);
+    const total = await beating(ctx, selection.countRows(campaignId, marketId));
     const outputs: OutputRecord[] = [stats({ status: 'PROCESSING', total, seedHash: seed.seedHash })];
     await selection.saveRun({
       campaignId,
@@ -125,11 +144,15 @@ export function plannerHandler(opts: PlannerOptions): Handler<SelectionRequest, 
       failed: 0,
     });
 
-    // 3. The top N, in bounded memory.
+    // 3. The top N, in bounded memory. A pass over a million rows takes minutes: the handler
+    // heartbeats as it pages, so the group keeps it with the ordinary session timeout.
+    const t3 = Date.now();
     const top = new TopN(req.winners);
     let rejected = 0;
     let candidates = 0;
+    let seen = 0;
     for await (const row of selection.candidates(campaignId, marketId, runId)) {
+      if (++seen % HEARTBEAT_ROWS === 0) await ctx.heartbeat?.();
       if (typeof row.globalUserId !== 'string' || row.globalUserId === '') {
         rejected++;
         continue;
@@ -138,6 +161,7 @@ export function plannerHandler(opts: PlannerOptions): Handler<SelectionRequest, 
       top.offer(candidate(seed.seed, { globalUserId: row.globalUserId, score: row.score ?? null }));
     }
     const ranked = top.ranked();
+    const t4 = Date.now();
 
     // 4. Codes before any assignment.
     let paired: Array<{ globalUserId: string; code: string }> = [];
@@ -154,9 +178,10 @@ export function plannerHandler(opts: PlannerOptions): Handler<SelectionRequest, 
         paired = pairCodes(ranked, { shared: code });
       } else {
         const want = Math.max(ranked.length, opts.minReserve);
-        const held = await codes.reserve(campaignId, marketId, want, runId);
+        // Thousands of claims (two writes each): heartbeats while the store works.
+        const held = await beating(ctx, codes.reserve(campaignId, marketId, want, runId));
         if (held.length < ranked.length) {
-          await codes.release(campaignId, marketId, runId);
+          await beating(ctx, codes.release(campaignId, marketId, runId));
           return fail(
             `codes: ${ranked.length} winners need ${ranked.length} codes, the pool of ${marketId} had ${held.length}`,
             {
@@ -168,16 +193,20 @@ export function plannerHandler(opts: PlannerOptions): Handler<SelectionRequest, 
         }
         paired = pairCodes(ranked, { unique: held });
         if (held.length > paired.length)
-          await codes.release(
-            campaignId,
-            marketId,
-            runId,
-            paired.map((p) => p.code),
+          await beating(
+            ctx,
+            codes.release(
+              campaignId,
+              marketId,
+              runId,
+              paired.map((p) => p.code),
+            ),
           );
       }
     }
 
     // 5. Result batches: winners first, then every other candidate as a loser.
+    const t5 = Date.now();
     const winnerIds = new Set(paired.map((p) => p.globalUserId));
     let batch = 0;
     const emit = (winners: SelectionResult['winners'], losers: string[]) =>
@@ -197,7 +226,9 @@ export function plannerHandler(opts: PlannerOptions): Handler<SelectionRequest, 
     for (let i = 0; i < paired.length; i += opts.batchSize) emit(paired.slice(i, i + opts.batchSize), []);
     let losers: string[] = [];
     let loserCount = 0;
+    seen = 0;
     for await (const row of selection.candidates(campaignId, marketId, runId)) {
+      if (++seen % HEARTBEAT_ROWS === 0) await ctx.heartbeat?.();
       if (typeof row.globalUserId !== 'string' || row.globalUserId === '' || winnerIds.has(row.globalUserId))
         continue;
       losers.push(row.globalUserId);
@@ -208,6 +239,7 @@ export function plannerHandler(opts: PlannerOptions): Handler<SelectionRequest, 
       }
     }
     if (losers.length > 0) emit([], losers);
+    const t6 = Date.now();
 
     await selection.saveRun({
       campaignId,
@@ -241,6 +273,8 @@ export function plannerHandler(opts: PlannerOptions): Handler<SelectionRequest, 
         winners: paired.length,
         failed: rejected,
         batches: batch,
+        // Stage times (ms): count + PROCESSING, the ranking pass, code reservation, the result pass.
+        stagesMs: { count: t3 - t2, rank: t4 - t3, reserve: t5 - t4, emit: t6 - t5 },
       },
       'selection run planned',
     );

@@ -23,6 +23,7 @@ export interface SaverResources {
       runId: string,
       winners: ReadonlyArray<{ globalUserId: string; code: string }>,
       losers: readonly string[],
+      options?: { onProgress?: () => unknown },
     ): Promise<{ written: number; skipped: number }>;
   };
   verdicts: {
@@ -33,6 +34,7 @@ export interface SaverResources {
       winners: ReadonlyArray<{ globalUserId: string; code: string }>,
       losers: readonly string[],
       decidedAt: string,
+      options?: { onProgress?: () => unknown },
     ): Promise<{ written: number; unchanged: number }>;
   };
 }
@@ -72,6 +74,7 @@ export function saverHandler(opts: {
             r.runId,
             r.winners,
             [],
+            { onProgress: ctx.heartbeat },
           );
           const verdicts = await ctx.resources.verdicts.writeVerdicts(
             r.campaignId,
@@ -80,6 +83,8 @@ export function saverHandler(opts: {
             r.winners,
             r.losers,
             opts.clock.now().toISOString(),
+            // A batch is thousands of writes: heartbeat as they land (throttled by the runtime).
+            { onProgress: ctx.heartbeat },
           );
           const count: VerdictCount = {
             runId: r.runId,

@@ -11,6 +11,8 @@ import {
 } from '../../lib/data-records.ts';
 import { Codec } from '../../runtime/codec.ts';
 import { loadSchema } from '../../schemas/index.ts';
+import { seedHashOf } from '../../selection/draw.ts';
+import { SelectionStore } from '../../selection/store.ts';
 import { MongoCampaignStore } from '../../stores/campaigns.ts';
 import { createTopic } from '../../topology/admin.ts';
 import { validDefinition } from '../fixtures/campaigns.ts';
@@ -86,7 +88,12 @@ describe('campaign outbox relay', () => {
     );
     const store = new MongoCampaignStore(db);
     await store.init();
-    const service = new CampaignService({ store });
+    // Closing fixes the selection seed first (selection's store) and publishes its hash with the close.
+    const seeds = new SelectionStore(db);
+    const service = new CampaignService({
+      store,
+      seedHashAtClose: async (id) => (await seeds.ensureSeed(id)).seedHash,
+    });
 
     // Changes written while no relay runs (the process "died" before publishing): nothing is lost.
     await service.apply({ ...validDefinition(), id: 'c-1' });
@@ -145,6 +152,15 @@ describe('campaign outbox relay', () => {
     expect(byId.get('campaign:c-1:v4:CAMPAIGN')?.[0]?.data).toMatchObject({ status: 'TRANSFERRING' });
     // nothing else arrived: each change twice at most (the crash), the later one once
     expect(received.length).toBe(expected.length * 2 + 1);
+    // c-2's close carries SHA-256 of the seed its draw will use (revealed only with the results).
+    const seed = await seeds.getSeed('c-2');
+    expect(seed?.revealedAt).toBeUndefined();
+    expect(seedHashOf(seed!.seed)).toBe(seed!.seedHash);
+    const close = received.find((r) => (r.data as { status?: string }).status === 'CLOSED');
+    expect(close?.data).toMatchObject({ campaignId: 'c-2', status: 'CLOSED', seedHash: seed!.seedHash });
+    expect(received.find((r) => r.sourceRecordId === 'campaign:c-1:v1:CAMPAIGN')?.data).toMatchObject({
+      seedHash: null,
+    });
     await admin.deleteTopics({ topics: [topic] }).catch(() => {});
   }, 90_000);
 });
