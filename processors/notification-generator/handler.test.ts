@@ -42,8 +42,12 @@ describe('notification-generator', () => {
     s.campaigns.campaigns.set('c1', closedCampaign('c1'));
     const n = FAN_PAGE * 2 + 7; // three pages
     s.winners.rows.push(...scoringRows('c1', 'lax', n));
-    const out = await generateForMarket(request(), s.resources, s.log);
+    let beats = 0;
+    const out = await generateForMarket(request(), s.resources, s.log, async () => {
+      beats++;
+    });
     expect(out).toMatchObject({ status: 'NOTIFIED', written: n, dropped: { UNKNOWN_LOCALE: 1 } });
+    expect(beats).toBe(3); // one heartbeat per page written: a long market keeps its group membership
     expect(s.reminders.items.size).toBe(n);
     const en = s.reminders.items.get('fan:fan-000000|asu#c1-lax#reminder')!;
     expect(en.body).toContain('Monday, November 2 at 10:30 AM PST');

@@ -60,6 +60,7 @@ async function writeMarket(
   r: GeneratorResources,
   campaign: { id: string; name: string },
   market: { id: string; campaignId: string; presaleAt: Date; timezone: string; eventLink: string },
+  heartbeat?: () => Promise<void>,
 ): Promise<{ totals: WriteTotals; dropped: Record<string, number>; ineligible: number }> {
   const session = r.reminders.session();
   const dropped: Record<string, number> = {};
@@ -76,6 +77,8 @@ async function writeMarket(
       ineligible += batch.ineligible;
       for (const [reason, n] of Object.entries(batch.dropped)) dropped[reason] = (dropped[reason] ?? 0) + n;
       await session.push(batch.records);
+      // A market of 100,000 fans takes minutes: keep the group membership as pages go out.
+      await heartbeat?.();
     }
   } catch (err) {
     await session.finish(); // let what is in flight land before deciding anything
@@ -88,6 +91,7 @@ export async function generateForMarket(
   request: NotificationRequest,
   r: GeneratorResources,
   log: HandlerLogger,
+  heartbeat?: () => Promise<void>,
 ): Promise<GenerationOutcome> {
   const ids = { requestId: request.requestId, campaignId: request.campaignId, marketId: request.marketId };
   const state = await r.state.getMarket(request.campaignId, request.marketId);
@@ -121,6 +125,7 @@ export async function generateForMarket(
         timezone: market.presale.timeZone,
         eventLink: market.event.url,
       },
+      heartbeat,
     );
     ({ written, failed } = result.totals);
     error = result.totals.lastError;
@@ -170,7 +175,7 @@ export function notificationGeneratorHandler(): BatchHandler<NotificationRequest
       // The same market twice in one batch (two polls): the first settles it.
       const key = `${record.value.campaignId}:${record.value.marketId}`;
       try {
-        if (!done.has(key)) await generateForMarket(record.value, ctx.resources, ctx.log);
+        if (!done.has(key)) await generateForMarket(record.value, ctx.resources, ctx.log, ctx.heartbeat);
         done.add(key);
         outcomes.push(succeeded([]));
       } catch (err) {
