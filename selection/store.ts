@@ -179,25 +179,34 @@ export class SelectionStore {
       ...winners,
       ...losers.map((globalUserId) => ({ globalUserId })),
     ];
-    const results = await mapLimit(work, concurrency, async (w) => {
+    const results = await mapLimit(work, concurrency, async (w): Promise<number> => {
       const won = w.code !== undefined;
-      const r = await retried(() =>
-        this.rows.updateOne(
-          {
-            _id: rowId(campaignId, marketId, w.globalUserId),
-            $or: won
-              ? [{ selectedRunId: { $exists: false } }, { selectedRunId: runId }, { verdict: false }]
-              : [{ selectedRunId: { $exists: false } }, { selectedRunId: runId }],
-          },
-          won
-            ? { $set: { verdict: true, code: w.code, selectedRunId: runId } }
-            : { $set: { verdict: false, selectedRunId: runId }, $unset: { code: '' } },
-        ),
+      const _id = rowId(campaignId, marketId, w.globalUserId);
+      // FerretDB serves only a filter of `_id` alone from its key (any other filter scans the
+      // collection: seconds a write on a 50,000-row market), so the guard is read by _id and the
+      // write goes by _id. One saver writes a market's results at a time (they are keyed by
+      // market); a fenced zombie of the same run writes the same values.
+      const row = await retried(() =>
+        this.rows.findOne({ _id }, { projection: { selectedRunId: 1, verdict: 1, code: 1 } }),
       );
-      // FerretDB's update scans the collection: a write takes seconds on a big market, so the
-      // saver heartbeats as they land (throttled by the runtime).
+      if (row === null) return 0;
+      const free = row.selectedRunId === undefined || row.selectedRunId === runId;
+      if (!(free || (won && row.verdict === false))) return 0;
+      const already =
+        row.selectedRunId === runId &&
+        row.verdict === won &&
+        (won ? row.code === w.code : row.code === undefined);
+      if (!already)
+        await retried(() =>
+          this.rows.updateOne(
+            { _id },
+            won
+              ? { $set: { verdict: true, code: w.code, selectedRunId: runId } }
+              : { $set: { verdict: false, selectedRunId: runId }, $unset: { code: '' } },
+          ),
+        );
       await onProgress?.();
-      return r.matchedCount;
+      return 1;
     });
     const written = results.reduce((a, b) => a + b, 0);
     return { written, skipped: work.length - written };
