@@ -139,8 +139,6 @@ export class MongoEntryStore implements EntryStore {
 
   private guardedReplace(filter: Record<string, unknown>, doc: EntryDoc): Promise<GuardedOutcome> {
     return insertOrGuarded(
-      this.entries,
-      doc._id,
       () => this.entries.insertOne(doc),
       () => this.replaceIf(filter, doc),
     );

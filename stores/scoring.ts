@@ -101,13 +101,11 @@ export class MongoScoringStore implements ScoringStore {
     const _id = `${campaignId}:${globalUserId}`;
     // A new marker is inserted by _id (see insertOrGuarded: a guarded upsert of a new document
     // scans the whole collection on FerretDB).
-    if ((await this.fans.findOne({ _id }, { projection: { _id: 1 } })) === null) {
-      try {
-        await this.fans.insertOne({ _id, order, markets: [...markets] });
-        return { markets: [...markets] };
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err;
-      }
+    try {
+      await this.fans.insertOne({ _id, order, markets: [...markets] });
+      return { markets: [...markets] };
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
     }
     try {
       const doc = await this.fans.findOneAndUpdate(
@@ -192,8 +190,6 @@ export class MongoScoringStore implements ScoringStore {
         if (row.score !== undefined) set.score = row.score;
         const _id = rowId(campaignId, row.marketId, globalUserId);
         const outcome = await insertOrGuarded(
-          this.rows,
-          _id,
           () => this.rows.insertOne({ _id, ...set } as RowDoc),
           async () => {
             try {

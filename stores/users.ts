@@ -72,8 +72,6 @@ export class MongoUserStore implements UserStore {
 
   private guardedReplace(u: UserProfile): Promise<GuardedOutcome> {
     return insertOrGuarded(
-      this.users,
-      u.globalUserId,
       () => this.users.insertOne({ ...u, _id: u.globalUserId } as UserDoc),
       () => this.replaceIfNewer(u),
     );
