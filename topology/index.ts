@@ -1,4 +1,4 @@
-import { CleanupPolicy, type Topology } from './types.ts';
+import { CleanupPolicy, type ProcessorSpec, type Topology } from './types.ts';
 
 // The pipeline's topics and processors, as data. Retry and dead-letter topics are not listed:
 // they follow from each processor's retry policy (describe.ts, internalTopics).
@@ -339,3 +339,10 @@ export const topology: Topology = {
     },
   ],
 };
+
+/** The topology's processor of this name; throws when there is none (a wiring bug, found at start). */
+export function processorSpec(name: string): ProcessorSpec {
+  const spec = topology.processors.find((p) => p.name === name);
+  if (!spec) throw new Error(`processor ${name} is not in the topology`);
+  return spec;
+}

@@ -1,6 +1,6 @@
 import type { AnyProcessorDefinition } from '../../runtime/types.ts';
 import { loadSchema } from '../../schemas/index.ts';
-import { topology } from '../../topology/index.ts';
+import { processorSpec } from '../../topology/index.ts';
 import type { ProcessorSpec } from '../../topology/types.ts';
 import { type AnalyticsTopics, analyticsRouterHandler } from './handler.ts';
 import { DATA_TYPES, TYPE_TOPICS } from './records.ts';
@@ -27,8 +27,7 @@ export function analyticsRouterProcessor(overrides?: {
   spec: ProcessorSpec;
   topics: AnalyticsTopics;
 }): AnyProcessorDefinition {
-  const spec = overrides?.spec ?? topology.processors.find((p) => p.name === ANALYTICS_ROUTER);
-  if (!spec) throw new Error(`processor ${ANALYTICS_ROUTER} is not in the topology`);
+  const spec = overrides?.spec ?? processorSpec(ANALYTICS_ROUTER);
   const topics = overrides?.topics ?? analyticsTopics();
   const outputSchemas: Record<string, object> = { [topics.rejected]: loadSchema('data-record') };
   for (const type of DATA_TYPES) outputSchemas[topics.byType[type]] = loadSchema(TYPE_TOPICS[type].schema);

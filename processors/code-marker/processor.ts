@@ -1,7 +1,7 @@
 import type { ProcessorDefinition } from '../../runtime/types.ts';
 import type { DemandChange } from '../../schemas/types.generated.ts';
 import { codeStore } from '../../selection/resources.ts';
-import { topology } from '../../topology/index.ts';
+import { processorSpec } from '../../topology/index.ts';
 import type { ProcessorSpec } from '../../topology/types.ts';
 import { type CodeMarkerResources, codeMarkerHandler } from './handler.ts';
 
@@ -10,7 +10,6 @@ export const CODE_MARKER = 'code-marker';
 export function codeMarkerProcessor(
   spec?: ProcessorSpec,
 ): ProcessorDefinition<DemandChange, CodeMarkerResources> {
-  const resolved = spec ?? topology.processors.find((p) => p.name === CODE_MARKER);
-  if (!resolved) throw new Error(`processor ${CODE_MARKER} is not in the topology`);
+  const resolved = spec ?? processorSpec(CODE_MARKER);
   return { spec: resolved, resources: { codes: codeStore }, handler: codeMarkerHandler(), outputSchemas: {} };
 }

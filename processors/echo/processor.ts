@@ -1,7 +1,7 @@
 import type { ProcessorDefinition } from '../../runtime/types.ts';
 import { loadSchema } from '../../schemas/index.ts';
 import type { SampleEvent } from '../../schemas/types.generated.ts';
-import { topology } from '../../topology/index.ts';
+import { processorSpec } from '../../topology/index.ts';
 import type { ProcessorSpec } from '../../topology/types.ts';
 import { echoHandler } from './handler.ts';
 
@@ -11,8 +11,7 @@ import { echoHandler } from './handler.ts';
 export const ECHO = 'echo';
 
 export function echoProcessor(spec?: ProcessorSpec): ProcessorDefinition<SampleEvent> {
-  const resolved = spec ?? topology.processors.find((p) => p.name === ECHO);
-  if (!resolved) throw new Error(`processor ${ECHO} is not in the topology`);
+  const resolved = spec ?? processorSpec(ECHO);
   const output = resolved.outputs[0]!;
   const schema = loadSchema('sample-event');
   return {

@@ -1,7 +1,7 @@
 import type { ProcessorDefinition } from '../../runtime/types.ts';
 import { loadSchema } from '../../schemas/index.ts';
 import type { DemandChange } from '../../schemas/types.generated.ts';
-import { topology } from '../../topology/index.ts';
+import { processorSpec } from '../../topology/index.ts';
 import type { ProcessorSpec } from '../../topology/types.ts';
 import { entryFilterHandler } from './handler.ts';
 
@@ -11,8 +11,7 @@ import { entryFilterHandler } from './handler.ts';
 export const ENTRY_FILTER = 'entry-filter';
 
 export function entryFilterProcessor(spec?: ProcessorSpec): ProcessorDefinition<DemandChange> {
-  const resolved = spec ?? topology.processors.find((p) => p.name === ENTRY_FILTER);
-  if (!resolved) throw new Error(`processor ${ENTRY_FILTER} is not in the topology`);
+  const resolved = spec ?? processorSpec(ENTRY_FILTER);
   const output = resolved.outputs[0]!;
   return {
     spec: resolved,

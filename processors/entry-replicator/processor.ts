@@ -2,7 +2,7 @@ import type { ProcessorDefinition } from '../../runtime/types.ts';
 import { loadSchema } from '../../schemas/index.ts';
 import type { EntryChange } from '../../schemas/types.generated.ts';
 import { entryStore, scoringStore } from '../../stores/resources.ts';
-import { topology } from '../../topology/index.ts';
+import { processorSpec } from '../../topology/index.ts';
 import type { ProcessorSpec } from '../../topology/types.ts';
 import { demandItems } from './demand-items.ts';
 import { type EntryReplicatorResources, entryReplicatorHandler } from './handler.ts';
@@ -16,8 +16,7 @@ export const ENTRY_REPLICATOR_BATCH = 25;
 export function entryReplicatorProcessor(
   spec?: ProcessorSpec,
 ): ProcessorDefinition<EntryChange, EntryReplicatorResources> {
-  const resolved = spec ?? topology.processors.find((p) => p.name === ENTRY_REPLICATOR);
-  if (!resolved) throw new Error(`processor ${ENTRY_REPLICATOR} is not in the topology`);
+  const resolved = spec ?? processorSpec(ENTRY_REPLICATOR);
   const [users, dataRecords, rejected] = resolved.outputs;
   if (!users || !dataRecords || !rejected)
     throw new Error(`${ENTRY_REPLICATOR} needs three outputs: users, data records, rejected changes`);

@@ -8,7 +8,7 @@ import {
   notificationState,
   winnerQueries,
 } from '../../stores/notification-resources.ts';
-import { topology } from '../../topology/index.ts';
+import { processorSpec } from '../../topology/index.ts';
 import type { ProcessorSpec } from '../../topology/types.ts';
 import { type ExportWriterResources, exportWriterHandler } from './handler.ts';
 
@@ -19,8 +19,7 @@ export const EXPORT_WRITER = 'export-writer';
 export function exportWriterProcessor(
   options: { spec?: ProcessorSpec; resources?: Partial<ResourceMap<ExportWriterResources>> } = {},
 ): ProcessorDefinition<ExportRequest, ExportWriterResources> {
-  const spec = options.spec ?? topology.processors.find((p) => p.name === EXPORT_WRITER);
-  if (!spec) throw new Error(`processor ${EXPORT_WRITER} is not in the topology`);
+  const spec = options.spec ?? processorSpec(EXPORT_WRITER);
   return {
     spec,
     resources: {

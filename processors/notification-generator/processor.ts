@@ -9,7 +9,7 @@ import {
   reminderWriter,
   winnerQueries,
 } from '../../stores/notification-resources.ts';
-import { topology } from '../../topology/index.ts';
+import { processorSpec } from '../../topology/index.ts';
 import type { ProcessorSpec } from '../../topology/types.ts';
 import { type GeneratorResources, notificationGeneratorHandler } from './handler.ts';
 
@@ -22,8 +22,7 @@ export const NOTIFICATION_GENERATOR_BATCH = 4;
 export function notificationGeneratorProcessor(
   options: { spec?: ProcessorSpec; resources?: Partial<ResourceMap<GeneratorResources>> } = {},
 ): ProcessorDefinition<NotificationRequest, GeneratorResources> {
-  const spec = options.spec ?? topology.processors.find((p) => p.name === NOTIFICATION_GENERATOR);
-  if (!spec) throw new Error(`processor ${NOTIFICATION_GENERATOR} is not in the topology`);
+  const spec = options.spec ?? processorSpec(NOTIFICATION_GENERATOR);
   return {
     spec,
     resources: {

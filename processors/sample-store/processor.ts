@@ -2,7 +2,7 @@ import type { ProcessorDefinition } from '../../runtime/types.ts';
 import { loadSchema } from '../../schemas/index.ts';
 import type { SampleEvent } from '../../schemas/types.generated.ts';
 import { sampleEventsStore } from '../../stores/sample-events.ts';
-import { topology } from '../../topology/index.ts';
+import { processorSpec } from '../../topology/index.ts';
 import type { ProcessorSpec } from '../../topology/types.ts';
 import { type SampleStoreResources, sampleStoreHandler } from './handler.ts';
 
@@ -15,8 +15,7 @@ export const SAMPLE_STORE_BATCH = 25;
 export function sampleStoreProcessor(
   spec?: ProcessorSpec,
 ): ProcessorDefinition<SampleEvent, SampleStoreResources> {
-  const resolved = spec ?? topology.processors.find((p) => p.name === SAMPLE_STORE);
-  if (!resolved) throw new Error(`processor ${SAMPLE_STORE} is not in the topology`);
+  const resolved = spec ?? processorSpec(SAMPLE_STORE);
   const output = resolved.outputs[0]!;
   return {
     spec: resolved,

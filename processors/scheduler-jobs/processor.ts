@@ -9,7 +9,7 @@ import {
   notificationState,
   winnerQueries,
 } from '../../stores/notification-resources.ts';
-import { topology } from '../../topology/index.ts';
+import { processorSpec } from '../../topology/index.ts';
 import type { ProcessorSpec } from '../../topology/types.ts';
 import { type SchedulerJobsResources, schedulerJobsHandler } from './handler.ts';
 
@@ -21,8 +21,7 @@ export const SCHEDULER_JOBS = 'scheduler-jobs';
 export function schedulerJobsProcessor(
   options: { spec?: ProcessorSpec; resources?: Partial<ResourceMap<SchedulerJobsResources>> } = {},
 ): ProcessorDefinition<SchedulerTick, SchedulerJobsResources> {
-  const spec = options.spec ?? topology.processors.find((p) => p.name === SCHEDULER_JOBS);
-  if (!spec) throw new Error(`processor ${SCHEDULER_JOBS} is not in the topology`);
+  const spec = options.spec ?? processorSpec(SCHEDULER_JOBS);
   const [notificationRequests, exportRequests] = spec.outputs as [string, string];
   return {
     spec,

@@ -3,7 +3,7 @@ import type { ProcessorDefinition } from '../../runtime/types.ts';
 import { loadSchema } from '../../schemas/index.ts';
 import type { SelectionRequest } from '../../schemas/types.generated.ts';
 import { campaignReader, codeStore, selectionStore } from '../../selection/resources.ts';
-import { topology } from '../../topology/index.ts';
+import { processorSpec } from '../../topology/index.ts';
 import type { ProcessorSpec } from '../../topology/types.ts';
 import { type PlannerResources, plannerHandler } from './handler.ts';
 
@@ -15,8 +15,7 @@ export function selectionPlannerProcessor(
   spec?: ProcessorSpec,
   options: { minReserve?: number; batchSize?: number } = {},
 ): ProcessorDefinition<SelectionRequest, PlannerResources> {
-  const resolved = spec ?? topology.processors.find((p) => p.name === SELECTION_PLANNER);
-  if (!resolved) throw new Error(`processor ${SELECTION_PLANNER} is not in the topology`);
+  const resolved = spec ?? processorSpec(SELECTION_PLANNER);
   const [resultsTopic, statsTopic] = resolved.outputs as [string, string];
   return {
     spec: resolved,

@@ -3,7 +3,7 @@ import type { ProcessorDefinition } from '../../runtime/types.ts';
 import { loadSchema } from '../../schemas/index.ts';
 import type { SelectionResult } from '../../schemas/types.generated.ts';
 import { selectionStore, verdictsTable } from '../../selection/resources.ts';
-import { topology } from '../../topology/index.ts';
+import { processorSpec } from '../../topology/index.ts';
 import type { ProcessorSpec } from '../../topology/types.ts';
 import { type SaverResources, saverHandler } from './handler.ts';
 
@@ -14,8 +14,7 @@ export const SAVER_BATCH = 2;
 export function selectionSaverProcessor(
   spec?: ProcessorSpec,
 ): ProcessorDefinition<SelectionResult, SaverResources> {
-  const resolved = spec ?? topology.processors.find((p) => p.name === SELECTION_SAVER);
-  if (!resolved) throw new Error(`processor ${SELECTION_SAVER} is not in the topology`);
+  const resolved = spec ?? processorSpec(SELECTION_SAVER);
   const countsTopic = resolved.outputs[0]!;
   return {
     spec: resolved,

@@ -1,7 +1,7 @@
 import type { ProcessorDefinition } from '../../runtime/types.ts';
 import type { UserProfile } from '../../schemas/types.generated.ts';
 import { userStore } from '../../stores/resources.ts';
-import { topology } from '../../topology/index.ts';
+import { processorSpec } from '../../topology/index.ts';
 import type { ProcessorSpec } from '../../topology/types.ts';
 import { type UserUpserterResources, userUpserterHandler } from './handler.ts';
 
@@ -13,8 +13,7 @@ export const USER_UPSERTER_BATCH = 25;
 export function userUpserterProcessor(
   spec?: ProcessorSpec,
 ): ProcessorDefinition<UserProfile, UserUpserterResources> {
-  const resolved = spec ?? topology.processors.find((p) => p.name === USER_UPSERTER);
-  if (!resolved) throw new Error(`processor ${USER_UPSERTER} is not in the topology`);
+  const resolved = spec ?? processorSpec(USER_UPSERTER);
   return {
     spec: resolved,
     resources: { users: userStore },

@@ -3,7 +3,7 @@ import type { ProcessorDefinition } from '../../runtime/types.ts';
 import { loadSchema } from '../../schemas/index.ts';
 import type { VerdictCount } from '../../schemas/types.generated.ts';
 import { selectionStore } from '../../selection/resources.ts';
-import { topology } from '../../topology/index.ts';
+import { processorSpec } from '../../topology/index.ts';
 import type { ProcessorSpec } from '../../topology/types.ts';
 import { type ReporterResources, reporterHandler } from './handler.ts';
 
@@ -12,8 +12,7 @@ export const VERDICT_REPORTER = 'verdict-reporter';
 export function verdictReporterProcessor(
   spec?: ProcessorSpec,
 ): ProcessorDefinition<VerdictCount, ReporterResources> {
-  const resolved = spec ?? topology.processors.find((p) => p.name === VERDICT_REPORTER);
-  if (!resolved) throw new Error(`processor ${VERDICT_REPORTER} is not in the topology`);
+  const resolved = spec ?? processorSpec(VERDICT_REPORTER);
   const statsTopic = resolved.outputs[0]!;
   return {
     spec: resolved,
