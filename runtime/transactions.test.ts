@@ -22,7 +22,7 @@ interface FakeProducer {
   disconnected: boolean;
 }
 
-function fakes(committed: Record<number, string> = {}) {
+function fakes(committed: Record<number, string> = {}, offsetErrors: unknown[] = []) {
   const opened: FakeProducer[] = [];
   /** What was asked of the broker, in order. */
   const calls: string[] = [];
@@ -49,6 +49,17 @@ function fakes(committed: Record<number, string> = {}) {
           return {
             abort: async () => {
               calls.push('abort');
+            },
+            sendBatch: async () => {
+              calls.push('sendBatch');
+            },
+            sendOffsets: async () => {
+              calls.push('sendOffsets');
+              const error = offsetErrors.shift();
+              if (error !== undefined) throw error;
+            },
+            commit: async () => {
+              calls.push('commit');
             },
           };
         },
@@ -179,5 +190,30 @@ describe('splitForSend', () => {
     expect(sends.flatMap((s) => s.flatMap((t) => t.messages.map((m) => m.key)))).toEqual(
       messages.map((m) => m.key),
     );
+  });
+
+  it('retries AddOffsetsToTxn refused with CONCURRENT_TRANSACTIONS (kafkajs does not) and commits', async () => {
+    // The previous commit's markers are still being written: the coordinator answers
+    // CONCURRENT_TRANSACTIONS, which kafkajs passes up from sendOffsets of a transaction with no sends.
+    const concurrent = Object.assign(new Error('another concurrent operation'), {
+      type: 'CONCURRENT_TRANSACTIONS',
+    });
+    const f = fakes({}, [concurrent, concurrent]);
+    const producers = new PartitionProducers(f.kafka, f.admin, GROUP);
+    producers.rebalanced({ [T]: [0] });
+    const acquired = await producers.acquire(T, 0);
+    await producers.commit(acquired!.state, T, 0, [], 5n);
+    expect(f.calls.slice(4)).toEqual(['transaction', 'sendOffsets', 'sendOffsets', 'sendOffsets', 'commit']);
+    expect(acquired!.state.next).toBe(5n);
+  });
+
+  it('aborts on any other sendOffsets error, without retrying it', async () => {
+    const fenced = Object.assign(new Error('fenced'), { type: 'INVALID_PRODUCER_EPOCH' });
+    const f = fakes({}, [fenced]);
+    const producers = new PartitionProducers(f.kafka, f.admin, GROUP);
+    producers.rebalanced({ [T]: [0] });
+    const acquired = await producers.acquire(T, 0);
+    await expect(producers.commit(acquired!.state, T, 0, [], 5n)).rejects.toThrow('fenced');
+    expect(f.calls.slice(4)).toEqual(['transaction', 'sendOffsets', 'abort']);
   });
 });

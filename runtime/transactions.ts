@@ -1,5 +1,6 @@
 import type { Admin, Kafka, Producer, TopicMessages } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
+import { createRetry } from '../lib/retry.ts';
 import type { EncodedMessage } from './process-record.ts';
 import type { FaultHooks } from './types.ts';
 
@@ -52,6 +53,21 @@ export async function connectFenced(producer: Producer): Promise<void> {
   await producer.connect();
   await fence(producer);
 }
+
+/**
+ * kafkajs 2.2.4 retries CONCURRENT_TRANSACTIONS on AddPartitionsToTxn (the sends) and
+ * TxnOffsetCommit, but not on AddOffsetsToTxn (src/producer/eosManager/index.js, sendOffsets):
+ * a transaction with no outputs (user-upserter, an entry-filter batch that keeps nothing) starts
+ * with AddOffsetsToTxn, which meets the previous commit's markers still being written (a few ms)
+ * and used to abort the transaction and restart the partition. Retried here, briefly.
+ */
+const whileConcurrent = createRetry({
+  attempts: 8,
+  initialDelayMs: 10,
+  maxDelayMs: 500,
+  jitter: 0.2,
+  shouldRetry: (err) => (err as { type?: unknown } | null)?.type === 'CONCURRENT_TRANSACTIONS',
+});
 
 /**
  * Most bytes of records in one produce request of a transaction. kafkajs puts all of a request's
@@ -181,10 +197,12 @@ export class PartitionProducers {
     const txn = await state.producer.transaction();
     try {
       for (const topicMessages of sends) await txn.sendBatch({ topicMessages, acks: -1 });
-      await txn.sendOffsets({
-        consumerGroupId: this.group,
-        topics: [{ topic, partitions: [{ partition, offset: nextOffset.toString() }] }],
-      });
+      await whileConcurrent(() =>
+        txn.sendOffsets({
+          consumerGroupId: this.group,
+          topics: [{ topic, partitions: [{ partition, offset: nextOffset.toString() }] }],
+        }),
+      );
       this.transactions++;
       await this.faults?.beforeCommit?.({ transaction: this.transactions, topic, partition });
       await txn.commit();
