@@ -25,6 +25,7 @@ import {
 import { MongoScoringStore } from '../stores/scoring.ts';
 import { MongoWinnerQueries, type WinnerQueries } from '../stores/winners.ts';
 import { closedCampaign, SCENARIO_NOTIFY_AT, scoringRows } from '../test/fixtures/notifications.ts';
+import { dropDatabaseWhenQuiet } from '../test/support.ts';
 
 // Notification generation for one market with N eligible winners (default 100,000), against the
 // limit: the same DynamoDB endpoint's raw BatchWriteItem rate from a plain SDK loop (25 items a
@@ -205,7 +206,7 @@ export async function benchNotifications(opts: NotificationsBenchOptions): Promi
     await Promise.all(
       Object.values(tables).map((t) => dynamo.send(new DeleteTableCommand({ TableName: t })).catch(() => {})),
     );
-    await db.dropDatabase().catch(() => {});
+    await dropDatabaseWhenQuiet(db);
     await mongo.close();
     dynamo.destroy();
   }

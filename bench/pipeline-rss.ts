@@ -19,6 +19,7 @@ import { waitFor } from '../lib/retry.ts';
 import { PROCESSORS } from '../processors/index.ts';
 import { pipelineStateFile } from '../supervisor/state.ts';
 import { Supervisor } from '../supervisor/supervisor.ts';
+import { dropDatabaseWhenQuiet } from '../test/support.ts';
 
 // `npm run bench -- pipeline-rss`: the resident memory of the pipeline `npm start` supervises —
 // the same components with the same command lines (cli/start.ts pipelineComponents), started by
@@ -191,10 +192,7 @@ export async function benchPipelineRss(opts: PipelineRssOptions): Promise<void> 
     rmSync(dataDir, { recursive: true, force: true });
     // What this run created: its database and its demand table (the API creates the table).
     const mongo = createMongo(config.mongodb);
-    await mongo
-      .db(database)
-      .dropDatabase()
-      .catch(() => {});
+    await dropDatabaseWhenQuiet(mongo.db(database));
     await mongo.close();
     const dynamo = createDynamoDb(config.dynamodb);
     await dynamo.send(new DeleteTableCommand({ TableName: config.dynamodb.demandTable })).catch(() => {});

@@ -12,6 +12,7 @@ import { createDynamoDb } from '../lib/clients.ts';
 import { MongoCampaignStore } from '../stores/campaigns.ts';
 import { DemandTable } from '../stores/demand-table.ts';
 import { validDefinition } from '../test/fixtures/campaigns.ts';
+import { dropDatabaseWhenQuiet } from '../test/support.ts';
 
 // `npm run bench -- registration [--duration S] [--connections N] [--write-connections N] [--rounds R]`
 //
@@ -400,10 +401,7 @@ export async function benchRegistration(opts: {
     await server?.stop();
     await dynamo.send(new DeleteTableCommand({ TableName: names.tableName })).catch(() => {});
     dynamo.destroy();
-    await mongo
-      .db(names.database)
-      .dropDatabase()
-      .catch(() => {});
+    await dropDatabaseWhenQuiet(mongo.db(names.database));
     await mongo.close();
     const { createRedis } = await import('../lib/clients.ts');
     const redis = createRedis(config.redis);

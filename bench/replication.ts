@@ -7,6 +7,7 @@ import { DemandTable } from '../stores/demand-table.ts';
 import { spawnConnector } from '../test/connector-harness.ts';
 import { createReplicationSetup, deadLetters, type ReplicationSetup } from '../test/replication-harness.ts';
 import { type EchoProcess, readTopic, spawnFixture } from '../test/runtime-harness.ts';
+import { dropDatabaseWhenQuiet } from '../test/support.ts';
 
 // Replication lag: a registration written to DynamoDB (the API's item, through the API's table
 // adapter) → visible in the entry store (MongoDB), for N registrations written at a steady rate.
@@ -258,10 +259,7 @@ export async function benchReplication(opts: ReplicationBenchOptions): Promise<v
   } finally {
     await Promise.all(children.map((c) => c.stop()));
     await admin.deleteTopics({ topics: Object.values(s.topics) }).catch(() => {});
-    await mongo
-      .db(s.db.name)
-      .dropDatabase()
-      .catch(() => {});
+    await dropDatabaseWhenQuiet(mongo.db(s.db.name));
     await dynamo.send(new DeleteTableCommand({ TableName: s.table })).catch(() => {});
     await Promise.all([admin.disconnect(), mongo.close()]);
     dynamo.destroy();

@@ -20,6 +20,7 @@ import { MongoCampaignStore } from '../stores/campaigns.ts';
 import { MongoCodeStore, mapLimit, retried } from '../stores/codes.ts';
 import { createDemandTable } from '../test/connector-harness.ts';
 import { closedCampaign, fanId, writeEntries, writeScoringRows } from '../test/selection-harness.ts';
+import { dropDatabaseWhenQuiet } from '../test/support.ts';
 import { createTopic, topicLag } from '../topology/admin.ts';
 
 // `npm run bench -- selection [--fans N] [--winners W]`: Scenario 1 end to end on the real services.
@@ -453,7 +454,7 @@ export async function benchSelection(opts: {
         topics: [...Object.values(topics), ...names.map((p) => `${base}-${p}.dlt`)],
       })
       .catch(() => {});
-    await db.dropDatabase().catch(() => {});
+    await dropDatabaseWhenQuiet(db);
     await admin.disconnect();
     await mongo.close();
     dynamo.destroy();

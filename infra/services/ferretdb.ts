@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../config/index.ts';
 import { createMongo } from '../../lib/clients.ts';
@@ -19,6 +20,38 @@ function sourceHash(): string {
   const h = createHash('sha256');
   for (const f of ['main.go', 'go.mod', 'go.sum']) h.update(readFileSync(join(SOURCE, f)));
   return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * Moves aside, before FerretDB starts, the database files it could not open (see
+ * infra/ferretdb/check_dbs.py: one empty file stops the whole server), and WAL files left without
+ * their database by a drop. Nothing is deleted: they go to `quarantine/<time>/`, and it is said.
+ */
+export function quarantineBroken(
+  dataDir: string,
+  quarantineDir: string,
+  print: (line: string) => void,
+): void {
+  if (!existsSync(dataDir)) return;
+  const files = readdirSync(dataDir);
+  const broken = new Set<string>();
+  const check = spawnSync('python3', [join(SOURCE, 'check_dbs.py'), dataDir], { encoding: 'utf8' });
+  if (check.status === 0) for (const f of check.stdout.split('\n').filter(Boolean)) broken.add(f);
+  else
+    print(
+      `mongodb: could not check the SQLite files (python3: ${check.error?.message ?? check.stderr.trim()})`,
+    );
+  const moving = files.filter((f) => {
+    const db = f.replace(/-(wal|shm)$/, '');
+    return broken.has(db) || (db !== f && !files.includes(db));
+  });
+  if (moving.length === 0) return;
+  const to = join(quarantineDir, new Date().toISOString().replace(/[:.]/g, '-'));
+  mkdirSync(to, { recursive: true });
+  for (const f of moving) renameSync(join(dataDir, f), join(to, f));
+  print(
+    `mongodb: moved ${moving.length} file(s) FerretDB cannot open to ${to}: ${[...broken].join(', ') || 'WAL files of dropped databases'}`,
+  );
 }
 
 export const ferretdb: LocalService = {
@@ -50,6 +83,7 @@ export const ferretdb: LocalService = {
 
   async command(ctx) {
     const dataDir = join(ctx.dataDir, 'sqlite');
+    quarantineBroken(dataDir, join(ctx.dataDir, 'quarantine'), ctx.print);
     return {
       cmd: join(ctx.cacheDir, 'ferretdb'),
       args: ['--listen-addr', `127.0.0.1:${PORT}`, '--data-dir', dataDir, '--log-level', 'warn'],
