@@ -1,16 +1,27 @@
-"""Starts moto_server with one fix: DynamoDB stream records are numbered under a lock.
+"""Starts moto_server with two fixes of its DynamoDB Streams model.
+
+1. Stream records are numbered under a lock.
 
 moto 5.2.5 numbers a stream record `len(items) + start` and appends it afterwards
 (moto/dynamodb/models/table.py, StreamShard.add). Its server is threaded, so two concurrent
 writes to one table can get the same sequence number (measured: 13 in 10,563 records with 64
 writers). A reader then iterating AFTER_SEQUENCE_NUMBER of that number gets the second record
 back forever, which real DynamoDB Streams never does (sequence numbers grow within a shard).
+
+2. Shard iterators expire after 15 minutes, as DynamoDB's do (ExpiredIteratorException).
+moto 5.2.5 keeps every iterator it ever handed out (every GetRecords makes a new one), and each
+holds its shard, which holds its table: a reader polling twice a second grew the server by about
+10 MB an hour, and every deleted table stayed in memory with all its items and records (the
+server reached 1 GB after four replication benchmarks, and its garbage collection pauses grew).
 """
 
 import sys
 import threading
+import time
 
+from moto.core.exceptions import JsonRESTError
 from moto.dynamodb.models.table import StreamShard
+from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 
 _lock = threading.Lock()
 _add = StreamShard.add
@@ -22,6 +33,48 @@ def _numbered_add(self, old, new):
 
 
 StreamShard.add = _numbered_add
+
+ITERATOR_TTL_SECONDS = 15 * 60
+_iterator_init = ShardIterator.__init__
+
+
+def _timed_init(self, *args, **kwargs):
+    _iterator_init(self, *args, **kwargs)
+    self.created = time.monotonic()
+
+
+class ExpiredIteratorException(JsonRESTError):
+    def __init__(self):
+        super().__init__(
+            "ExpiredIteratorException",
+            "Iterator expired. The iterator was created more than 15 minutes ago.",
+        )
+
+
+_prune_lock = threading.Lock()
+
+
+def _get_records(self, iterator_arn, limit):
+    now = time.monotonic()
+    iterators = self.shard_iterators
+    with _prune_lock:
+        # Insertion order is creation order: drop the expired ones from the front.
+        while iterators:
+            try:
+                oldest = next(iter(iterators))
+            except RuntimeError:  # another thread inserted meanwhile; prune next time
+                break
+            if now - getattr(iterators[oldest], "created", now) < ITERATOR_TTL_SECONDS:
+                break
+            iterators.pop(oldest, None)
+    iterator = iterators.get(iterator_arn)
+    if iterator is None:
+        raise ExpiredIteratorException()
+    return iterator.get(limit)
+
+
+ShardIterator.__init__ = _timed_init
+DynamoDBStreamsBackend.get_records = _get_records
 
 from moto.server import main  # noqa: E402
 

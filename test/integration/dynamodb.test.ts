@@ -135,6 +135,20 @@ describe('DynamoDB Streams sequence numbers', () => {
     expect(sequenceNumbers.length).toBeGreaterThanOrEqual(writes);
     expect([...sequenceNumbers].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(sequenceNumbers);
   }, 120_000);
+
+  // infra/moto/launch.py also expires iterators after 15 minutes, as DynamoDB does (moto kept every
+  // iterator, and through it every deleted table, forever). An iterator it no longer holds is
+  // answered as DynamoDB answers an expired one: the connector then asks for a new iterator.
+  it('answers GetRecords of an iterator it does not hold with ExpiredIteratorException', async () => {
+    const error = await streams
+      .send(
+        new GetRecordsCommand({
+          ShardIterator: 'arn:aws:dynamodb:us-east-1:123456789012:table/gone/stream/2020|1|x',
+        }),
+      )
+      .catch((e: unknown) => e as { name?: string; $metadata?: { httpStatusCode?: number } });
+    expect(error).toMatchObject({ name: 'ExpiredIteratorException', $metadata: { httpStatusCode: 400 } });
+  });
 });
 
 describe('S3 API', () => {
