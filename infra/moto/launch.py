@@ -13,6 +13,11 @@ moto 5.2.5 keeps every iterator it ever handed out (every GetRecords makes a new
 holds its shard, which holds its table: a reader polling twice a second grew the server by about
 10 MB an hour, and every deleted table stayed in memory with all its items and records (the
 server reached 1 GB after four replication benchmarks, and its garbage collection pauses grew).
+
+3. GetRecords answers with the records' JSON directly. moto 5.2.5 passes them through its generic
+response serializer, which cost 1.6 ms of CPU per record (1,000-record pages): a stream reader
+took a third of the server's time from concurrent writers. The records are already in the
+wire's shape (moto's own DynamoDB JSON encoder: timestamps as epoch seconds, binary as base64).
 """
 
 import sys
@@ -20,6 +25,8 @@ import threading
 import time
 
 from moto.core.exceptions import JsonRESTError
+from moto.dynamodb.models.utilities import dynamo_json_dump
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.dynamodb.models.table import StreamShard
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 
@@ -75,6 +82,15 @@ def _get_records(self, iterator_arn, limit):
 
 ShardIterator.__init__ = _timed_init
 DynamoDBStreamsBackend.get_records = _get_records
+
+
+def _get_records_response(self):
+    limit = self._get_param("Limit")
+    result = self.backend.get_records(self._get_param("ShardIterator"), 1000 if limit is None else limit)
+    return dynamo_json_dump(result)
+
+
+DynamoDBStreamsHandler.get_records = _get_records_response
 
 from moto.server import main  # noqa: E402
 
