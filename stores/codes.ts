@@ -225,13 +225,13 @@ export class MongoCodeStore {
       const holder = await this.claims.findOne({ _id }, { projection: { runId: 1 } });
       if (holder?.runId !== runId) return false;
     }
-    // Only the claim's holder writes the code's state: no concurrent writer to race with.
-    await retried(() =>
-      this.codes.updateOne(
-        { _id, status: 'available' },
-        { $set: { status: 'reserved', runId, reservedAt: at } },
-      ),
-    );
+    // Only the claim's holder writes the code's state: no concurrent writer to race with, so the
+    // state is read and written by _id alone (FerretDB scans the pool for any other filter).
+    const doc = await this.codes.findOne({ _id }, { projection: { status: 1 } });
+    if (doc?.status === 'available')
+      await retried(() =>
+        this.codes.updateOne({ _id }, { $set: { status: 'reserved', runId, reservedAt: at } }),
+      );
     return true;
   }
 
@@ -290,16 +290,21 @@ export class MongoCodeStore {
     const claims = await this.claims.find({ campaignId, marketId, runId }).toArray();
     const released = await mapLimit(claims, 8, async (c) => {
       if (kept.has(c.code)) return 0;
-      const doc = await this.codes.findOne({ _id: c._id }, { projection: { status: 1 } });
+      // The run's claim makes it the code's only writer: read and write by _id alone.
+      const doc = await this.codes.findOne({ _id: c._id }, { projection: { status: 1, runId: 1 } });
       if (doc?.status === 'assigned') return 0;
-      const r = await retried(() =>
-        this.codes.updateOne(
-          { _id: c._id, runId, status: 'reserved' },
-          { $set: { status: 'available' }, $unset: { runId: '', reservedAt: '' } },
-        ),
-      );
-      await retried(() => this.claims.deleteOne({ _id: c._id, runId }));
-      return r.modifiedCount;
+      let released = 0;
+      if (doc?.status === 'reserved' && doc.runId === runId) {
+        await retried(() =>
+          this.codes.updateOne(
+            { _id: c._id },
+            { $set: { status: 'available' }, $unset: { runId: '', reservedAt: '' } },
+          ),
+        );
+        released = 1;
+      }
+      await retried(() => this.claims.deleteOne({ _id: c._id }));
+      return released;
     });
     return released.reduce((a, b) => a + b, 0);
   }
@@ -342,15 +347,17 @@ export class MongoCodeStore {
       if (await this.codes.findOne({ _id })) return 'unchanged';
       throw new PermanentError(`code ${code} is not in the pool of ${campaignId}/${marketId}`);
     }
-    const r = await retried(() =>
-      this.codes.updateOne(
-        { _id, status: 'reserved' },
-        { $set: { status: 'assigned', assignedTo: globalUserId, assignedAt } },
-      ),
-    );
-    if (r.modifiedCount === 1) return 'assigned';
+    // A unique code has one winner, whose changes one partition handles in order, and the run
+    // holding its claim no longer releases it once paired: no concurrent writer, so read and
+    // write by _id alone (FerretDB scans the pool for any other filter).
     const doc = await this.codes.findOne({ _id });
     if (!doc) throw new PermanentError(`code ${code} is not in the pool of ${campaignId}/${marketId}`);
+    if (doc.status === 'reserved') {
+      await retried(() =>
+        this.codes.updateOne({ _id }, { $set: { status: 'assigned', assignedTo: globalUserId, assignedAt } }),
+      );
+      return 'assigned';
+    }
     if (doc.status === 'assigned' && doc.assignedTo === globalUserId) return 'unchanged';
     if (doc.status === 'assigned')
       throw new PermanentError(
