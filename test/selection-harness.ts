@@ -8,6 +8,7 @@ import type { SelectionStats } from '../schemas/types.generated.ts';
 import { mapLimit } from '../stores/codes.ts';
 import { unmarshalItem } from '../stores/demand-table.ts';
 import { MongoScoringStore } from '../stores/scoring.ts';
+import { createTopic } from '../topology/admin.ts';
 
 // Shared by the selection integration test and benchmark: a closed campaign, DynamoDB entry items
 // and scoring rows (what replication keeps) for many fans, and a reader of the stats topic.
@@ -42,6 +43,47 @@ export function closedCampaign(
     inviteCount: 0,
     date: { created: at, updated: at },
   };
+}
+
+/** The names of one selection test run: its topics, database, table and campaign, under `base`. */
+export function selectionRun(base: string, mongoUrl: string) {
+  const dbName = base.replace(/-/g, '_');
+  const table = `${base}-demand`;
+  return {
+    base,
+    dbName,
+    table,
+    campaignId: `camp-${base.slice(-6)}`,
+    topics: {
+      requests: `${base}.selection.requests`,
+      results: `${base}.selection.results`,
+      stats: `${base}.selection.stats`,
+      counts: `${base}.verdicts.counts`,
+      changes: `${base}.demand.changes`,
+      checkpoints: `${base}.connector.checkpoints`,
+    },
+    /** What test/fixtures/selection-process.ts needs (plus FIXTURE_RUN). */
+    childEnv: {
+      FIXTURE_BASE: base,
+      REGFLOW_MONGODB_URL: `mongodb://${new URL(mongoUrl).host}/${dbName}`,
+      REGFLOW_DEMAND_TABLE: table,
+      REGFLOW_LOG_LEVEL: 'warn',
+    } as Record<string, string>,
+  };
+}
+
+/** The run's topics (stats and checkpoints compacted, one partition; the rest 3) and each processor's DLT. */
+export async function createSelectionTopics(admin: Admin, run: ReturnType<typeof selectionRun>) {
+  for (const [key, topic] of Object.entries(run.topics)) {
+    const compacted = key === 'stats' || key === 'checkpoints';
+    await createTopic(admin, {
+      topic,
+      numPartitions: compacted ? 1 : 3,
+      ...(compacted ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}),
+    });
+  }
+  for (const p of ['planner', 'saver', 'marker', 'reporter'])
+    await createTopic(admin, { topic: `${run.base}-${p}.dlt`, numPartitions: 3 });
 }
 
 export const fanId = (i: number) => `fan-${String(i).padStart(7, '0')}`;

@@ -13,13 +13,14 @@ import type { SelectionStats } from '../../schemas/types.generated.ts';
 import { connectorPastClose, sendSelectionRequest } from '../../selection/trigger.ts';
 import { MongoCampaignStore } from '../../stores/campaigns.ts';
 import { MongoCodeStore } from '../../stores/codes.ts';
-import { createTopic } from '../../topology/admin.ts';
 import { createDemandTable } from '../connector-harness.ts';
 import { codec, type EchoProcess, kafka, spawnFixture } from '../runtime-harness.ts';
 import {
   closedCampaign,
+  createSelectionTopics,
   dynamoVerdicts,
   readStats,
+  selectionRun,
   writeEntries,
   writeScoringRows,
 } from '../selection-harness.ts';
@@ -36,24 +37,8 @@ import { config, dropDatabaseWhenQuiet, uniqueName } from '../support.ts';
 const FANS = 50_000;
 const WINNERS = 500;
 const MARKET = 'NYC';
-const base = uniqueName('scn1');
-const dbName = base.replace(/-/g, '_');
-const table = `${base}-demand`;
-const campaignId = `camp-${base.slice(-6)}`;
-const topics = {
-  requests: `${base}.selection.requests`,
-  results: `${base}.selection.results`,
-  stats: `${base}.selection.stats`,
-  counts: `${base}.verdicts.counts`,
-  changes: `${base}.demand.changes`,
-  checkpoints: `${base}.connector.checkpoints`,
-};
-const childEnv = {
-  FIXTURE_BASE: base,
-  REGFLOW_MONGODB_URL: `mongodb://${new URL(config.mongodb.url).host}/${dbName}`,
-  REGFLOW_DEMAND_TABLE: table,
-  REGFLOW_LOG_LEVEL: 'warn',
-};
+const run = selectionRun(uniqueName('scn1'), config.mongodb.url);
+const { base, dbName, table, campaignId, topics, childEnv } = run;
 
 const mongo = createMongo(config.mongodb);
 const dynamo = createDynamoDb(config.dynamodb);
@@ -84,16 +69,7 @@ beforeAll(async () => {
   codes = new MongoCodeStore(db);
   await codes.init();
   await admin.connect();
-  for (const [key, topic] of Object.entries(topics)) {
-    const compacted = key === 'stats' || key === 'checkpoints';
-    await createTopic(admin, {
-      topic,
-      numPartitions: compacted ? 1 : 3,
-      ...(compacted ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}),
-    });
-  }
-  for (const p of ['planner', 'saver', 'marker', 'reporter'])
-    await createTopic(admin, { topic: `${base}-${p}.dlt`, numPartitions: 3 });
+  await createSelectionTopics(admin, run);
   await codec.register(topics.requests, loadSchema('selection-request'));
   producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();

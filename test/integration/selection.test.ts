@@ -21,15 +21,17 @@ import {
 import { MongoCampaignStore } from '../../stores/campaigns.ts';
 import { MongoCodeStore } from '../../stores/codes.ts';
 import { unmarshalItem } from '../../stores/demand-table.ts';
-import { createTopic, topicLag } from '../../topology/admin.ts';
+import { topicLag } from '../../topology/admin.ts';
 import { topology } from '../../topology/index.ts';
 import { createDemandTable } from '../connector-harness.ts';
 import { codec, type EchoProcess, kafka, spawnFixture } from '../runtime-harness.ts';
 import {
   closedCampaign,
+  createSelectionTopics,
   dynamoVerdicts as dynamoVerdictsOf,
   fanId,
   readStats,
+  selectionRun,
   writeEntries,
   writeScoringRows,
 } from '../selection-harness.ts';
@@ -47,25 +49,9 @@ import { config, uniqueName } from '../support.ts';
 
 const FANS = 3_000;
 const WINNERS = 50;
-const base = uniqueName('sel');
-const dbName = base.replace(/-/g, '_');
-const table = `${base}-demand`;
-const campaignId = `camp-${base.slice(-6)}`;
-const topics = {
-  requests: `${base}.selection.requests`,
-  results: `${base}.selection.results`,
-  stats: `${base}.selection.stats`,
-  counts: `${base}.verdicts.counts`,
-  changes: `${base}.demand.changes`,
-  checkpoints: `${base}.connector.checkpoints`,
-};
-const childEnv = {
-  FIXTURE_BASE: base,
-  REGFLOW_MONGODB_URL: `mongodb://${new URL(config.mongodb.url).host}/${dbName}`,
-  REGFLOW_DEMAND_TABLE: table,
-  REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '6000',
-  REGFLOW_LOG_LEVEL: 'warn',
-};
+const run = selectionRun(uniqueName('sel'), config.mongodb.url);
+const { base, dbName, table, campaignId, topics } = run;
+const childEnv = { ...run.childEnv, REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '6000' };
 
 const mongo = createMongo(config.mongodb);
 const dynamo = createDynamoDb(config.dynamodb);
@@ -176,16 +162,7 @@ beforeAll(async () => {
   selection = new SelectionStore(db);
   await selection.init();
   await admin.connect();
-  for (const [key, topic] of Object.entries(topics))
-    await createTopic(admin, {
-      topic,
-      numPartitions: key === 'stats' || key === 'checkpoints' ? 1 : 3,
-      ...(key === 'stats' || key === 'checkpoints'
-        ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }
-        : {}),
-    });
-  for (const p of ['planner', 'saver', 'marker', 'reporter'])
-    await createTopic(admin, { topic: `${base}-${p}.dlt`, numPartitions: 3 });
+  await createSelectionTopics(admin, run);
   await codec.register(topics.requests, loadSchema('selection-request'));
   producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
