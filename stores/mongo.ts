@@ -38,13 +38,14 @@ export type GuardedOutcome = 'applied' | 'stale';
  * one keyed write); a duplicate key means the document exists, and it gets the atomic guarded
  * write, which on real MongoDB is served by the `_id` index either way.
  */
-export async function insertOrGuarded(
+export async function insertOrGuarded<T = GuardedOutcome>(
   insert: () => Promise<unknown>,
-  guarded: () => Promise<GuardedOutcome>,
-): Promise<GuardedOutcome> {
+  guarded: () => Promise<T>,
+  inserted: T = 'applied' as T,
+): Promise<T> {
   try {
     await insert();
-    return 'applied';
+    return inserted;
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
   }

@@ -101,26 +101,26 @@ export class MongoScoringStore implements ScoringStore {
     const _id = `${campaignId}:${globalUserId}`;
     // A new marker is inserted by _id (see insertOrGuarded: a guarded upsert of a new document
     // scans the whole collection on FerretDB).
-    try {
-      await this.fans.insertOne({ _id, order, markets: [...markets] });
-      return { markets: [...markets] };
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-    }
-    try {
-      const doc = await this.fans.findOneAndUpdate(
-        { _id, order: { $lte: order } },
-        { $set: { order }, $addToSet: { markets: { $each: [...markets] } } },
-        { upsert: true, returnDocument: 'before' },
-      );
-      // No document before: the marker was created now. One without a list: written before lists existed.
-      if (doc === null) return { markets: [...markets] };
-      if (doc.markets === undefined) return { markets: undefined };
-      return { markets: [...new Set([...doc.markets, ...markets])] };
-    } catch (err) {
-      if (isDuplicateKey(err)) return null;
-      throw err;
-    }
+    return insertOrGuarded<{ markets: string[] | undefined } | null>(
+      () => this.fans.insertOne({ _id, order, markets: [...markets] }),
+      async () => {
+        try {
+          const doc = await this.fans.findOneAndUpdate(
+            { _id, order: { $lte: order } },
+            { $set: { order }, $addToSet: { markets: { $each: [...markets] } } },
+            { upsert: true, returnDocument: 'before' },
+          );
+          // No document before: the marker was created now. One without a list: written before lists existed.
+          if (doc === null) return { markets: [...markets] };
+          if (doc.markets === undefined) return { markets: undefined };
+          return { markets: [...new Set([...doc.markets, ...markets])] };
+        } catch (err) {
+          if (isDuplicateKey(err)) return null;
+          throw err;
+        }
+      },
+      { markets: [...markets] },
+    );
   }
 
   /** After the rows are in step: the marker lists only the current markets (unless a later change moved it). */
