@@ -59,16 +59,10 @@ export function systemComponents(config: Readonly<Config>): Component[] {
     { name: 'api', ...regflow('api') },
     {
       name: 'connector',
+      // The configured table (REGFLOW_DEMAND_TABLE), as every entry point of the connector reads it.
       // A checkpoint every 2 s while the stream is quiet: the draw waits for one after the close.
-      ...regflow(
-        'connector',
-        'run',
-        '--table',
-        config.dynamodb.demandTable,
-        '--checkpoint-refresh-ms',
-        '2000',
-      ),
-      env: { REGFLOW_HTTP_PORT: '0' },
+      ...regflow('connector', 'run', '--checkpoint-refresh-ms', '2000'),
+      env: { REGFLOW_HTTP_PORT: '0', REGFLOW_DEMAND_TABLE: config.dynamodb.demandTable },
     },
   ];
 }

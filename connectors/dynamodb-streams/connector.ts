@@ -40,11 +40,11 @@ import { awsStreamsApi, type StreamsApi } from './streams-api.ts';
 // fences any previous one and resolves its open transaction before the checkpoints are read.
 
 export const DEFAULT_CONNECTOR_NAME = 'dynamodb-streams';
-export const DEFAULT_TABLE = 'demand-table';
 export const DEFAULT_TOPICS = { changes: 'demand.changes', checkpoints: 'connector.checkpoints' } as const;
 
 export interface ConnectorOptions {
   config: Readonly<Config>;
+  /** The table whose stream is read; default the configured one (REGFLOW_DEMAND_TABLE). */
   table?: string;
   name?: string;
   topics?: { changes: string; checkpoints: string };
@@ -93,7 +93,7 @@ const STOP_TIMEOUT_MS = 30_000;
 
 export async function runConnector(opts: ConnectorOptions): Promise<RunningConnector> {
   const { config } = opts;
-  const table = opts.table ?? DEFAULT_TABLE;
+  const table = opts.table ?? config.dynamodb.demandTable;
   const name = opts.name ?? DEFAULT_CONNECTOR_NAME;
   const topics = opts.topics ?? DEFAULT_TOPICS;
   const connectorId = connectorIdOf(name, table);
