@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { type Config, loadConfig } from '../config/index.ts';
 import {
   DEFAULT_CONNECTOR_NAME,
+  DEFAULT_IDLE_REFRESH_MS,
   DEFAULT_TOPICS,
   runConnector,
 } from '../connectors/dynamodb-streams/connector.ts';
@@ -62,10 +63,15 @@ export function registerConnector(program: Command): void {
     .description('run the connector until SIGTERM / SIGINT (a second instance waits as standby)')
     .option(
       '--checkpoint-refresh-ms <ms>',
-      'rewrite the checkpoints this often while the stream is quiet (`regflow select` waits for one after the close)',
+      'rewrite every checkpoint this often when nothing else was committed (liveness for the retention check)',
       '300000',
     )
-    .action(async (o: Common & { checkpointRefreshMs: string }) => {
+    .option(
+      '--idle-refresh-ms <ms>',
+      'move the time of a shard read to its end on this often (`regflow select` waits for one after the close)',
+      String(DEFAULT_IDLE_REFRESH_MS),
+    )
+    .action(async (o: Common & { checkpointRefreshMs: string; idleRefreshMs: string }) => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
       const running = await runConnector({
@@ -73,6 +79,7 @@ export function registerConnector(program: Command): void {
         logger,
         ...targetOf(o, config),
         checkpointRefreshMs: positive('--checkpoint-refresh-ms', o.checkpointRefreshMs),
+        idleRefreshMs: positive('--idle-refresh-ms', o.idleRefreshMs),
       });
       let signals = 0;
       const shutdown = (signal: NodeJS.Signals) => {

@@ -60,8 +60,8 @@ export function systemComponents(config: Readonly<Config>): Component[] {
     {
       name: 'connector',
       // The configured table (REGFLOW_DEMAND_TABLE), as every entry point of the connector reads it.
-      // A checkpoint every 2 s while the stream is quiet: the draw waits for one after the close.
-      ...regflow('connector', 'run', '--checkpoint-refresh-ms', '2000'),
+      // Its idle shards' checkpoints move on every 2 s: the draw waits for one after the close.
+      ...regflow('connector', 'run'),
       env: { REGFLOW_HTTP_PORT: '0', REGFLOW_DEMAND_TABLE: config.dynamodb.demandTable },
     },
   ];

@@ -41,6 +41,8 @@ import { awsStreamsApi, type StreamsApi } from './streams-api.ts';
 
 export const DEFAULT_CONNECTOR_NAME = 'dynamodb-streams';
 export const DEFAULT_TOPICS = { changes: 'demand.changes', checkpoints: 'connector.checkpoints' } as const;
+/** How often, at most, an idle shard's checkpoint time moves on (ConnectorOptions.idleRefreshMs). */
+export const DEFAULT_IDLE_REFRESH_MS = 2_000;
 
 export interface ConnectorOptions {
   config: Readonly<Config>;
@@ -57,6 +59,12 @@ export interface ConnectorOptions {
   describeIntervalMs?: number;
   /** Rewrite the checkpoints this often when nothing else was committed (liveness for the retention check). */
   checkpointRefreshMs?: number;
+  /**
+   * A shard read to its current end (GetRecords: nothing new) has its checkpoint's time moved to
+   * that read at most this often, so `regflow select` sees promptly that the connector read past a
+   * close (selection/trigger.ts connectorPastClose).
+   */
+  idleRefreshMs?: number;
   /** How long a halted connector waits before looking again whether the gap was accepted. */
   haltRecheckMs?: number;
   /** The stream's retention: a connector silent for longer may have missed trimmed records. */
@@ -101,6 +109,7 @@ export async function runConnector(opts: ConnectorOptions): Promise<RunningConne
   const pollIntervalMs = opts.pollIntervalMs ?? 500;
   const describeIntervalMs = opts.describeIntervalMs ?? 30_000;
   const checkpointRefreshMs = opts.checkpointRefreshMs ?? 5 * 60_000;
+  const idleRefreshMs = opts.idleRefreshMs ?? DEFAULT_IDLE_REFRESH_MS;
   const haltRecheckMs = opts.haltRecheckMs ?? 60_000;
   const retentionMs = opts.retentionMs ?? STREAM_RETENTION_MS;
   const maxRecords = opts.maxRecordsPerTransaction ?? config.runtime.batchMaxRecords;
@@ -166,6 +175,7 @@ export async function runConnector(opts: ConnectorOptions): Promise<RunningConne
     pollIntervalMs,
     describeIntervalMs,
     checkpointRefreshMs,
+    idleRefreshMs,
     retentionMs,
     isStopping: () => stopping,
     onPlanned: () => setState('leading'),
@@ -282,6 +292,7 @@ interface LeaderDeps {
   pollIntervalMs: number;
   describeIntervalMs: number;
   checkpointRefreshMs: number;
+  idleRefreshMs: number;
   retentionMs: number;
   isStopping: () => boolean;
   /** The shards were planned without a gap: the connector writes. */
@@ -392,6 +403,8 @@ class Leader {
 
       const messages: ChangeMessage[] = [];
       const read: { shardId: string; last: string | undefined }[] = [];
+      /** Shards this round read to their current end: nothing new since the previous read. */
+      const idle: string[] = [];
       let shardEnded = false;
       for (const shardId of reader.assigned()) {
         if (messages.length >= d.maxRecords) break;
@@ -423,6 +436,7 @@ class Leader {
           page.records.length === 0 || created === null ? 0 : (Date.now() - created) / 1000,
         );
         read.push({ shardId, last });
+        if (page.records.length === 0 && !page.ended) idle.push(shardId);
         if (last !== undefined || page.ended) {
           pending.set(shardId, {
             ...base,
@@ -438,6 +452,15 @@ class Leader {
         }
       }
 
+      // An idle shard has everything written before `now` (this round's start, before its read)
+      // in Kafka: its checkpoint's time moves to `now`, in a transaction like any checkpoint,
+      // when it is idleRefreshMs old. Only then: an idle connector commits every few seconds,
+      // never once per poll.
+      for (const shardId of idle) {
+        const c = checkpoints.get(shardId);
+        if (c === undefined || pending.has(shardId) || c.streamArn !== streamArn) continue;
+        if (now - c.updatedAt >= d.idleRefreshMs) pending.set(shardId, { ...c, updatedAt: now });
+      }
       if (now - lastCommit >= d.checkpointRefreshMs) {
         for (const c of checkpoints.values()) {
           if (c.streamArn === streamArn && !pending.has(c.shardId))

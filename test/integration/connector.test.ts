@@ -5,12 +5,17 @@ import { UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Admin } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../config/index.ts';
-import { type RunningConnector, runConnector } from '../../connectors/dynamodb-streams/connector.ts';
+import {
+  type ConnectorOptions,
+  type RunningConnector,
+  runConnector,
+} from '../../connectors/dynamodb-streams/connector.ts';
 import { FakeStream, fakeRecord } from '../../connectors/dynamodb-streams/fake-stream.ts';
 import { runSnapshot } from '../../connectors/dynamodb-streams/snapshot.ts';
 import { createDynamoDb } from '../../lib/clients.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { waitFor } from '../../lib/retry.ts';
+import { connectorPastClose } from '../../selection/trigger.ts';
 import {
   type ConnectorSetup,
   changesByKey,
@@ -20,7 +25,7 @@ import {
   spawnConnector,
   watchCheckpoints,
 } from '../connector-harness.ts';
-import { type EchoProcess, kafka } from '../runtime-harness.ts';
+import { codec, type EchoProcess, kafka } from '../runtime-harness.ts';
 import { config } from '../support.ts';
 
 // The DynamoDB Streams connector against the real moto DynamoDB + Streams, Kafka and registry.
@@ -48,7 +53,7 @@ afterAll(async () => {
 
 const testConfig = { ...config, runtime: { ...config.runtime, httpPort: 0 } };
 
-async function start(s: ConnectorSetup): Promise<RunningConnector> {
+async function start(s: ConnectorSetup, extra: Partial<ConnectorOptions> = {}): Promise<RunningConnector> {
   const c = await runConnector({
     config: testConfig,
     table: s.table,
@@ -57,6 +62,7 @@ async function start(s: ConnectorSetup): Promise<RunningConnector> {
     leaseTtlMs: 3_000,
     pollIntervalMs: 100,
     logger: createLogger('warn'),
+    ...extra,
   });
   inProcess.push(c);
   return c;
@@ -329,6 +335,52 @@ describe('DynamoDB Streams connector', () => {
     expect(streamed.map((c) => [c.key, c.value.op, JSON.parse(c.value.newImage!).v])).toEqual([
       ['fan:3|asu#camp-1-LA', 'MODIFY', 2],
     ]);
+  }, 120_000);
+
+  it("moves an idle shard's checkpoint past a close within seconds, without a commit per poll", async () => {
+    const s = await createConnectorSetup(admin, dynamo);
+    const writer = new DemandWriter(dynamo, s.table);
+    for (let i = 0; i < 3; i++) await writer.put(`fan:${i}`, 'asu#camp-1-LA');
+    // Polls every 100 ms; the 5-minute refresh of every checkpoint never comes in this test.
+    await start(s, { idleRefreshMs: 1_000, checkpointRefreshMs: 300_000 });
+    await readChanges(s.changes, 3, { settleMs: 200 });
+
+    const watch = await watchCheckpoints(s.checkpoints);
+    try {
+      // `regflow select`'s question, asked from the close on: has the connector read past it?
+      const closedAt = new Date();
+      let answer = { ok: false, detail: 'not asked' };
+      const past = await waitFor(
+        async () => {
+          answer = await connectorPastClose(kafka, admin, codec, s.checkpoints, s.connectorId, closedAt);
+          return answer.ok;
+        },
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
+      expect(past, answer.detail).toBe(true);
+      // How soon the connector wrote it (the question's own cost, a consumer group of its own
+      // reading the topic, is not the connector's): about the idle refresh (1 s here; a loaded
+      // machine stretches a round to a few), not the 5 minutes of the full refresh.
+      const firstAfterClose = () =>
+        watch.records().find((r) => (r.value?.updatedAt ?? 0) > closedAt.getTime());
+      expect(
+        await waitFor(async () => firstAfterClose() !== undefined, { timeoutMs: 10_000, intervalMs: 50 }),
+      ).toBe(true);
+      expect(firstAfterClose()!.value!.updatedAt - closedAt.getTime()).toBeLessThan(10_000);
+
+      // Cheap while idle: about one checkpoint per second (the idle refresh), not one per poll.
+      const from = Date.now();
+      await new Promise((r) => setTimeout(r, 4_000));
+      const written = watch.records().filter((r) => (r.value?.updatedAt ?? 0) >= from);
+      expect(written.length).toBeGreaterThanOrEqual(2);
+      expect(written.length).toBeLessThanOrEqual(6);
+      // Only the time moves: the position stays after the last change, nothing is emitted again.
+      const last = watch.shards(s.connectorId);
+      expect([...last.values()].every((c) => c.sequenceNumber !== null && !c.finished)).toBe(true);
+    } finally {
+      await watch.stop();
+    }
+    expect(await readChanges(s.changes, 3, { settleMs: 500 })).toHaveLength(3);
   }, 120_000);
 
   it('halts loudly on a checkpoint older than the stream retention, and continues once an operator accepts the gap', async () => {
