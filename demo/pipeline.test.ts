@@ -30,6 +30,10 @@ describe('demo pipeline components', () => {
     expect(connector?.args).toEqual(expect.arrayContaining(['connector', 'run']));
     expect(connector?.args).not.toContain('--table');
     expect(connector?.env?.REGFLOW_DEMAND_TABLE).toBe('demo-table');
+    // Its /readyz on a port of the demo's choosing, which the demo watches for a halt.
+    const watched = systemComponents(config, { connectorPort: 45_678 }).find((c) => c.name === 'connector');
+    expect(watched?.env?.REGFLOW_HTTP_PORT).toBe('45678');
+    expect(watched?.readyUrl).toBe(`http://${config.runtime.httpHost}:45678/readyz`);
     expect(byName.get('processors')?.args).not.toContain('scheduler-jobs');
   });
 

@@ -99,6 +99,36 @@ class LeaseLostError extends Error {}
 
 const STOP_TIMEOUT_MS = 30_000;
 
+/** Why a halted connector stopped writing and what lets it go on: its /readyz says both. */
+export interface ConnectorHalt {
+  reason: string;
+  remedy: string;
+}
+
+/**
+ * The operator's command that accepts the gaps of this connector (`regflow connector reset
+ * --accept-gap`), naming only what differs from what the command assumes by itself (the configured
+ * table, the default name, topics and retention).
+ */
+export function resetCommand(
+  config: Readonly<Config>,
+  target: {
+    table: string;
+    name: string;
+    topics: { changes: string; checkpoints: string };
+    retentionMs: number;
+  },
+): string {
+  const args = ['npx regflow connector reset --accept-gap'];
+  if (target.table !== config.dynamodb.demandTable) args.push(`--table ${target.table}`);
+  if (target.name !== DEFAULT_CONNECTOR_NAME) args.push(`--name ${target.name}`);
+  if (target.topics.changes !== DEFAULT_TOPICS.changes) args.push(`--changes-topic ${target.topics.changes}`);
+  if (target.topics.checkpoints !== DEFAULT_TOPICS.checkpoints)
+    args.push(`--checkpoints-topic ${target.topics.checkpoints}`);
+  if (target.retentionMs !== STREAM_RETENTION_MS) args.push(`--retention-ms ${target.retentionMs}`);
+  return args.join(' ');
+}
+
 export async function runConnector(opts: ConnectorOptions): Promise<RunningConnector> {
   const { config } = opts;
   const table = opts.table ?? config.dynamodb.demandTable;
@@ -143,13 +173,20 @@ export async function runConnector(opts: ConnectorOptions): Promise<RunningConne
   const metrics = createConnectorMetrics(connectorId);
 
   let state: ConnectorState = 'starting';
+  let halt: ConnectorHalt | undefined;
+  const remedy = resetCommand(config, { table, name, topics, retentionMs });
   let stopping = false;
   const stopController = new AbortController();
   const http = await startHttp({
     port: config.runtime.httpPort,
     host: config.runtime.httpHost,
     registry: metrics.registry,
-    readiness: () => ({ ready: state === 'leading' || state === 'standby', detail: { state } }),
+    // Halted: not ready, with the gaps and the command that accepts them (`npm start`'s supervisor
+    // and the demo show it; a container turns unhealthy).
+    readiness: () => ({
+      ready: state === 'leading' || state === 'standby',
+      detail: state === 'halted' && halt !== undefined ? { state, ...halt } : { state },
+    }),
   });
   log.info({ httpPort: http.port, topics }, 'connector started');
 
@@ -205,9 +242,10 @@ export async function runConnector(opts: ConnectorOptions): Promise<RunningConne
           failures = 0;
         } catch (err) {
           if (err instanceof GapError) {
+            halt = { reason: err.gaps.map((g) => `[${g.kind}] ${g.reason}`).join('; '), remedy };
             setState('halted');
             for (const gap of err.gaps) metrics.gaps.inc({ kind: gap.kind });
-            log.error({ gaps: err.gaps }, err.message);
+            log.error({ gaps: err.gaps, remedy }, err.message);
             await pause(haltRecheckMs);
           } else if (isFenced(err)) {
             log.warn(

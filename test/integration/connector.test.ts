@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Admin } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../config/index.ts';
@@ -20,6 +20,7 @@ import {
   type ConnectorSetup,
   changesByKey,
   createConnectorSetup,
+  createDemandTable,
   DemandWriter,
   readChanges,
   spawnConnector,
@@ -68,10 +69,34 @@ async function start(s: ConnectorSetup, extra: Partial<ConnectorOptions> = {}): 
   return c;
 }
 
+/** The test's config with its table as the configured one (REGFLOW_DEMAND_TABLE). */
+const configuredFor = (s: ConnectorSetup) => ({
+  ...testConfig,
+  dynamodb: { ...testConfig.dynamodb, demandTable: s.table },
+});
+
 function spawn(s: ConnectorSetup, env: Record<string, string> = {}): EchoProcess {
   const p = spawnConnector(s, env);
   children.push(p);
   return p;
+}
+
+/** Runs a command line as printed for an operator (`npx regflow …`), with this environment added. */
+function runPrinted(
+  command: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const [npx, bin, ...args] = command.split(' ');
+  expect([npx, bin]).toEqual(['npx', 'regflow']);
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(REPO_ROOT, 'bin/regflow.js'), ...args],
+      { cwd: REPO_ROOT, env: { ...process.env, REGFLOW_LOG_LEVEL: 'warn', ...env } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
 }
 
 /** Runs the regflow CLI as an operator would, on the test's table and topics. */
@@ -381,6 +406,60 @@ describe('DynamoDB Streams connector', () => {
       await watch.stop();
     }
     expect(await readChanges(s.changes, 3, { settleMs: 500 })).toHaveLength(3);
+  }, 120_000);
+
+  it('halts visibly when the table was re-created (STREAM_CHANGED): /readyz gives the reason and the remedy, which works', async () => {
+    const s = await createConnectorSetup(admin, dynamo);
+    const writer = new DemandWriter(dynamo, s.table);
+    await writer.put('fan:1', 'asu#camp-1-LA');
+    // No table named: the connector reads the configured one.
+    const options = {
+      config: configuredFor(s),
+      name: s.name,
+      topics: { changes: s.changes, checkpoints: s.checkpoints },
+      leaseTtlMs: 3_000,
+      pollIntervalMs: 100,
+      haltRecheckMs: 1_000,
+      logger: createLogger('silent'),
+    };
+    const first = await runConnector(options);
+    inProcess.push(first);
+    await readChanges(s.changes, 1, { settleMs: 200 });
+    await first.stop();
+
+    // As after `npm run infra -- down` / `up`: the DynamoDB server forgot the table (the API
+    // creates it again, with a new stream), Kafka kept the checkpoints of the old stream.
+    await dynamo.send(new DeleteTableCommand({ TableName: s.table }));
+    await createDemandTable(dynamo, s.table);
+    const second = await runConnector(options);
+    inProcess.push(second);
+    expect(
+      await waitFor(async () => second.state() === 'halted', { timeoutMs: 30_000, intervalMs: 100 }),
+    ).toBe(true);
+    const res = await fetch(`http://127.0.0.1:${second.httpPort}/readyz`);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as Record<string, string>;
+    expect(body).toMatchObject({ status: 'not ready', state: 'halted' });
+    expect(body.reason).toMatch(/^\[STREAM_CHANGED\] the table's stream is now arn:/);
+    // The names an operator's `regflow connector reset` would not assume by itself; not the table,
+    // which it takes from the same config.
+    expect(body.remedy).toBe(
+      `npx regflow connector reset --accept-gap --name ${s.name} --changes-topic ${s.changes} --checkpoints-topic ${s.checkpoints}`,
+    );
+
+    // The remedy, run as printed (with the same configuration), lets the connector go on.
+    const reset = await runPrinted(body.remedy!, { REGFLOW_DEMAND_TABLE: s.table });
+    expect([reset.code, reset.stdout], reset.stderr).toEqual([
+      0,
+      expect.stringContaining('GAP [STREAM_CHANGED]'),
+    ]);
+    expect(
+      await waitFor(async () => second.state() === 'leading', { timeoutMs: 30_000, intervalMs: 100 }),
+    ).toBe(true);
+    await writer.put('fan:2', 'asu#camp-1-LA');
+    const changes = await readChanges(s.changes, 2, { settleMs: 1_000 });
+    expect(changes.map((c) => c.key).sort()).toEqual(['fan:1|asu#camp-1-LA', 'fan:2|asu#camp-1-LA']);
+    expect((await fetch(`http://127.0.0.1:${second.httpPort}/readyz`)).status).toBe(200);
   }, 120_000);
 
   it('halts loudly on a checkpoint older than the stream retention, and continues once an operator accepts the gap', async () => {
