@@ -70,14 +70,20 @@ describe('Supervisor', () => {
       {
         name: 'graceful',
         ...node(
-          "process.on('SIGTERM', () => { console.log('bye'); process.exit(0) }); setInterval(() => {}, 1000)",
+          "process.on('SIGTERM', () => { console.log('bye'); process.exit(0) }); console.log('ready'); setInterval(() => {}, 1000)",
         ),
       },
-      { name: 'stubborn', ...node("process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)") },
+      {
+        name: 'stubborn',
+        ...node("process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000)"),
+      },
     ]);
     sup.start();
-    await waitFor(async () => sup.pids().length === 2, { timeoutMs: 5_000, intervalMs: 20 });
-    await new Promise((r) => setTimeout(r, 300));
+    // Both handle SIGTERM by now (a fixed wait lost the race on a loaded machine).
+    await waitFor(async () => lines.includes('graceful: ready') && lines.includes('stubborn: ready'), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
     const pids = sup.pids();
     await sup.stop();
     expect(lines).toContain('graceful: bye');
