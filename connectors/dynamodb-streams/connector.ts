@@ -481,7 +481,11 @@ class Leader {
             sequenceNumber: last ?? base.sequenceNumber,
             finished: page.ended,
             approximateCreationTime: created,
-            updatedAt: now,
+            // The time up to which the shard is known read. A page of records may have more of
+            // them behind it, written before `now`: it vouches only for its last record's creation
+            // time (a shard holds its records in the order written). A read that finds nothing
+            // new vouches for `now` (the idle refresh below).
+            updatedAt: page.ended || created === null ? now : Math.min(now, created),
           });
         }
         if (page.ended) {

@@ -408,6 +408,60 @@ describe('DynamoDB Streams connector', () => {
     expect(await readChanges(s.changes, 3, { settleMs: 500 })).toHaveLength(3);
   }, 120_000);
 
+  it('moves a checkpoint past a close only once every record written before the close is in Kafka', async () => {
+    const s = await createConnectorSetup(admin, dynamo);
+    // 1,500 changes before the close: two GetRecords pages (1,000 a page), two transactions.
+    const stream = new FakeStream();
+    const records = Array.from({ length: 1_500 }, (_, i) => fakeRecord(`fan:${i % 50}`, `asu#camp-${i}`));
+    stream.shards.push({
+      shardId: 'shardId-A',
+      startingSequenceNumber: records[0]!.dynamodb!.SequenceNumber!,
+      records,
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    const closedAt = new Date();
+    await new Promise((r) => setTimeout(r, 5));
+
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let withRecords = 0;
+    let holding = false;
+    inProcess.push(
+      await runConnector({
+        config: testConfig,
+        table: s.table,
+        name: s.name,
+        topics: { changes: s.changes, checkpoints: s.checkpoints },
+        leaseTtlMs: 3_000,
+        pollIntervalMs: 50,
+        streamsApi: stream,
+        logger: createLogger('warn'),
+        // The second transaction with records waits: the first page is in Kafka, the rest is not.
+        faults: {
+          beforeCommit: async ({ records: n }) => {
+            if (n === 0 || ++withRecords !== 2) return;
+            holding = true;
+            await held;
+          },
+        },
+      }),
+    );
+    const pastClose = () => connectorPastClose(kafka, admin, codec, s.checkpoints, s.connectorId, closedAt);
+    try {
+      expect(await waitFor(async () => holding, { timeoutMs: 60_000, intervalMs: 50 })).toBe(true);
+      const during = await pastClose();
+      expect(during.ok, `${during.detail} while 500 changes from before the close were unread`).toBe(false);
+    } finally {
+      release();
+    }
+    expect(await waitFor(async () => (await pastClose()).ok, { timeoutMs: 30_000, intervalMs: 200 })).toBe(
+      true,
+    );
+    expect(await readChanges(s.changes, 1_500, { settleMs: 500 })).toHaveLength(1_500);
+  }, 120_000);
+
   it('halts visibly when the table was re-created (STREAM_CHANGED): /readyz gives the reason and the remedy, which works', async () => {
     const s = await createConnectorSetup(admin, dynamo);
     const writer = new DemandWriter(dynamo, s.table);
