@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { DEFAULT_IDLE_REFRESH_MS } from '../connectors/dynamodb-streams/connector.ts';
 import { describeError } from '../lib/errors.ts';
 import { benchAnalytics } from './analytics.ts';
 import { benchConnector } from './connector.ts';
@@ -122,7 +123,13 @@ program
   .option('--backlog <n>', 'items written before the connector starts', positive, 2_000)
   .option('--items <n>', 'items written at a steady rate while it runs', positive, 1_000)
   .option('--rate <n>', 'items per second of the steady phase', positive, 100)
-  .action(async (opts: { backlog: number; items: number; rate: number }) => {
+  .option(
+    '--idle-refresh <ms>',
+    "connector's idle checkpoint refresh (300000: as before it existed)",
+    positive,
+    DEFAULT_IDLE_REFRESH_MS,
+  )
+  .action(async (opts: { backlog: number; items: number; rate: number; idleRefresh: number }) => {
     await benchConnector(opts);
     process.exit(0);
   });

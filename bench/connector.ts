@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { loadConfig } from '../config/index.ts';
+import { connectorIdOf } from '../connectors/dynamodb-streams/checkpoints.ts';
 import { runConnector } from '../connectors/dynamodb-streams/connector.ts';
 import { createDynamoDb, createKafka, createSchemaRegistry } from '../lib/clients.ts';
 import { createLogger } from '../lib/logger.ts';
 import { waitFor } from '../lib/retry.ts';
 import { Codec } from '../runtime/codec.ts';
 import type { DemandChange } from '../schemas/types.generated.ts';
+import { connectorPastClose } from '../selection/trigger.ts';
 import { createConnectorSetup } from '../test/connector-harness.ts';
 
 // `npm run bench -- connector [--backlog N] [--items N] [--rate R]`: the DynamoDB Streams
@@ -14,6 +16,10 @@ import { createConnectorSetup } from '../test/connector-harness.ts';
 // 1. Catch-up: N items written before the connector starts; records/s until all are committed.
 // 2. Lag: items written at a steady rate while it runs; PutItem acknowledged → record visible to
 //    a read-committed consumer, p50 / p99 / max.
+// 3. Close → past close: once the stream is quiet, a "close" at time T; how long until the
+//    connector's checkpoints say it read past T (selection/trigger.ts connectorPastClose, the
+//    connector's part of `regflow select`'s "caught up"). `--idle-refresh 300000` is the behaviour
+//    before idle shards were refreshed (only the 5-minute refresh of every checkpoint).
 
 const config = loadConfig();
 
@@ -22,7 +28,12 @@ const pct = (xs: number[], p: number) => {
   return s.length === 0 ? 0 : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
 
-export async function benchConnector(opts: { backlog: number; items: number; rate: number }): Promise<void> {
+export async function benchConnector(opts: {
+  backlog: number;
+  items: number;
+  rate: number;
+  idleRefresh: number;
+}): Promise<void> {
   const kafka = createKafka(config.kafka, { logLevel: 0 });
   const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
   const dynamo = createDynamoDb(config.dynamodb);
@@ -71,6 +82,7 @@ export async function benchConnector(opts: { backlog: number; items: number; rat
     name: s.name,
     topics: { changes: s.changes, checkpoints: s.checkpoints },
     pollIntervalMs: 100,
+    idleRefreshMs: opts.idleRefresh,
     logger: createLogger('warn'),
   });
   await waitFor(async () => seen.size >= opts.backlog, { timeoutMs: 600_000, intervalMs: 20 });
@@ -101,7 +113,7 @@ export async function benchConnector(opts: { backlog: number; items: number; rat
   const achievedRate = opts.items / ((performance.now() - begin) / 1000);
   await waitFor(async () => seen.size >= opts.backlog + opts.items, { timeoutMs: 120_000, intervalMs: 20 });
   const lags = [...acked].map(([n, at]) => Math.max(0, (seen.get(n) ?? Number.NaN) - at));
-  const figures = {
+  const figures: Record<string, number | null> = {
     backlog: opts.backlog,
     catchUpSeconds: Number(catchUpSeconds.toFixed(2)),
     startupSeconds: Number(startupSeconds.toFixed(2)),
@@ -117,6 +129,27 @@ export async function benchConnector(opts: { backlog: number; items: number; rat
   console.log(
     `lag: ${opts.items} items at ${figures.achievedRate}/s: PutItem ack → visible read-committed p50 ${figures.lagP50Ms} ms, p99 ${figures.lagP99Ms} ms, max ${figures.lagMaxMs} ms`,
   );
+
+  // Close → past close, on a quiet stream (every item above is in Kafka).
+  const closedAt = new Date();
+  const connectorId = connectorIdOf(s.name, s.table);
+  let pastClose = { ok: false, detail: '' };
+  const pastCloseOk = await waitFor(
+    async () => {
+      pastClose = await connectorPastClose(kafka, admin, codec, s.checkpoints, connectorId, closedAt);
+      return pastClose.ok;
+    },
+    { timeoutMs: opts.idleRefresh + 330_000, intervalMs: 100 },
+  );
+  const closeToPastCloseMs = Date.now() - closedAt.getTime();
+  console.log(
+    `close → connector past the close (idle refresh ${opts.idleRefresh} ms): ${pastCloseOk ? `${closeToPastCloseMs} ms` : `not within ${closeToPastCloseMs} ms (${pastClose.detail})`}`,
+  );
+  Object.assign(figures, {
+    idleRefreshMs: opts.idleRefresh,
+    closeToPastCloseMs: pastCloseOk ? closeToPastCloseMs : null,
+  });
+
   await connector.stop();
   await consumer.disconnect();
   await admin.deleteTopics({ topics: [s.changes, s.checkpoints] }).catch(() => {});

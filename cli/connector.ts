@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config/index.ts';
+import { type Config, loadConfig } from '../config/index.ts';
 import {
   DEFAULT_CONNECTOR_NAME,
-  DEFAULT_TABLE,
+  DEFAULT_IDLE_REFRESH_MS,
   DEFAULT_TOPICS,
   runConnector,
 } from '../connectors/dynamodb-streams/connector.ts';
@@ -16,7 +16,8 @@ import { createLogger } from '../lib/logger.ts';
 // `regflow connector run|snapshot|status|reset`: the DynamoDB Streams → Kafka connector.
 
 interface Common {
-  table: string;
+  /** Absent: the configured table (REGFLOW_DEMAND_TABLE), the one the API writes. */
+  table?: string;
   name: string;
   changesTopic: string;
   checkpointsTopic: string;
@@ -25,7 +26,7 @@ interface Common {
 
 const common = (cmd: Command) =>
   cmd
-    .option('--table <table>', 'DynamoDB table whose stream is read', DEFAULT_TABLE)
+    .option('--table <table>', 'DynamoDB table whose stream is read (default: REGFLOW_DEMAND_TABLE)')
     .option(
       '--name <name>',
       'connector name (with the table: transactional id, lease, checkpoints)',
@@ -39,8 +40,9 @@ const common = (cmd: Command) =>
       String(STREAM_RETENTION_MS),
     );
 
-const targetOf = (o: Common) => ({
-  table: o.table,
+/** What a connector command works on: the flags, the table from the config unless --table names one. */
+export const targetOf = (o: Common, config: Readonly<Config>) => ({
+  table: o.table ?? config.dynamodb.demandTable,
   name: o.name,
   topics: { changes: o.changesTopic, checkpoints: o.checkpointsTopic },
   retentionMs: positive('--retention-ms', o.retentionMs),
@@ -61,17 +63,23 @@ export function registerConnector(program: Command): void {
     .description('run the connector until SIGTERM / SIGINT (a second instance waits as standby)')
     .option(
       '--checkpoint-refresh-ms <ms>',
-      'rewrite the checkpoints this often while the stream is quiet (`regflow select` waits for one after the close)',
+      'rewrite every checkpoint this often when nothing else was committed (liveness for the retention check)',
       '300000',
     )
-    .action(async (o: Common & { checkpointRefreshMs: string }) => {
+    .option(
+      '--idle-refresh-ms <ms>',
+      'move the time of a shard read to its end on this often (`regflow select` waits for one after the close)',
+      String(DEFAULT_IDLE_REFRESH_MS),
+    )
+    .action(async (o: Common & { checkpointRefreshMs: string; idleRefreshMs: string }) => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
       const running = await runConnector({
         config,
         logger,
-        ...targetOf(o),
+        ...targetOf(o, config),
         checkpointRefreshMs: positive('--checkpoint-refresh-ms', o.checkpointRefreshMs),
+        idleRefreshMs: positive('--idle-refresh-ms', o.idleRefreshMs),
       });
       let signals = 0;
       const shutdown = (signal: NodeJS.Signals) => {
@@ -93,17 +101,18 @@ export function registerConnector(program: Command): void {
     .option('--page-size <n>', 'items per Scan page (one transaction each)', '100')
     .action(async (o: Common & { snapshotId: string; pageSize: string }) => {
       const config = loadConfig();
+      const target = targetOf(o, config);
       const report = await runSnapshot({
         config,
         logger: createLogger(config.logLevel),
-        ...targetOf(o),
+        ...target,
         snapshotId: o.snapshotId,
         pageSize: positive('--page-size', o.pageSize),
       });
       console.log(
         report.alreadyComplete
-          ? `snapshot ${report.snapshotId} of ${o.table} was already complete (${report.itemsEmitted} items); nothing emitted`
-          : `snapshot ${report.snapshotId} of ${o.table}: ${report.emittedNow} items emitted in ${report.pages} pages (${report.itemsEmitted} in all)`,
+          ? `snapshot ${report.snapshotId} of ${target.table} was already complete (${report.itemsEmitted} items); nothing emitted`
+          : `snapshot ${report.snapshotId} of ${target.table}: ${report.emittedNow} items emitted in ${report.pages} pages (${report.itemsEmitted} in all)`,
       );
     });
 
@@ -111,7 +120,8 @@ export function registerConnector(program: Command): void {
     .description('checkpoint, state and lag of every shard of the stream; gaps; snapshots')
     .option('--json', 'print JSON')
     .action(async (o: Common & { json?: boolean }) => {
-      const status = await connectorStatus({ config: loadConfig(), ...targetOf(o) });
+      const config = loadConfig();
+      const status = await connectorStatus({ config, ...targetOf(o, config) });
       if (o.json) {
         console.log(JSON.stringify(status, null, 2));
         return;
@@ -153,9 +163,10 @@ export function registerConnector(program: Command): void {
       'write the checkpoints that continue from what the stream still has (records lost stay lost)',
     )
     .action(async (o: Common & { acceptGap?: boolean }) => {
+      const config = loadConfig();
       const report = await resetConnector({
-        config: loadConfig(),
-        ...targetOf(o),
+        config,
+        ...targetOf(o, config),
         acceptGap: o.acceptGap === true,
       });
       if (report.gaps.length === 0) {

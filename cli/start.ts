@@ -88,8 +88,14 @@ export function pipelineComponents(config: Readonly<Config>): Component[] {
       ...regflow('api'),
       ...(config.api.port === 0 ? {} : { readyUrl: `http://${config.api.host}:${config.api.port}/healthz` }),
     },
-    // The DynamoDB Streams connector; it waits (and says so) until the demand-table exists.
-    { name: 'connector', ...regflow('connector', 'run'), env: { REGFLOW_HTTP_PORT: String(at(port + 2)) } },
+    // The DynamoDB Streams connector, on REGFLOW_DEMAND_TABLE; it waits (and says so) until the
+    // table exists. Halted on a gap, its /readyz says why and how to go on: the supervisor shows it.
+    {
+      name: 'connector',
+      ...regflow('connector', 'run'),
+      env: { REGFLOW_HTTP_PORT: String(at(port + 2)) },
+      ...(port === 0 ? {} : { readyUrl: `http://${config.runtime.httpHost}:${port + 2}/readyz` }),
+    },
   ];
 }
 
@@ -105,6 +111,9 @@ async function runPipeline(
   const supervisor = new Supervisor(components, {
     // `npm run infra -- status` finds the pipeline's processes (and their memory) through it.
     stateFile: pipelineStateFile(config.paths.dataDir),
+    // A component that stops being ready (a halted connector: why, and the command that lets it go
+    // on) shows in the log within seconds, and in `npm run infra -- status`.
+    readinessIntervalMs: 5_000,
     onLine: (name, line) => {
       if (pretty && line.startsWith('{')) process.stdout.write(`${name.padEnd(11)} ${pretty(line)}`);
       else if (pretty) process.stdout.write(`${name.padEnd(11)} ${line}\n`);

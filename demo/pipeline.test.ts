@@ -26,16 +26,14 @@ describe('demo pipeline components', () => {
     const byName = new Map(systemComponents(config).map((c) => [c.name, c]));
     expect([...byName.keys()]).toEqual(['processors', 'selection', 'api', 'connector']);
     expect(byName.get('selection')?.env?.REGFLOW_KAFKA_SESSION_TIMEOUT_MS).toBe('300000');
-    expect(byName.get('connector')?.args).toEqual(
-      expect.arrayContaining([
-        'connector',
-        'run',
-        '--table',
-        'demo-table',
-        '--checkpoint-refresh-ms',
-        '2000',
-      ]),
-    );
+    const connector = byName.get('connector');
+    expect(connector?.args).toEqual(expect.arrayContaining(['connector', 'run']));
+    expect(connector?.args).not.toContain('--table');
+    expect(connector?.env?.REGFLOW_DEMAND_TABLE).toBe('demo-table');
+    // Its /readyz on a port of the demo's choosing, which the demo watches for a halt.
+    const watched = systemComponents(config, { connectorPort: 45_678 }).find((c) => c.name === 'connector');
+    expect(watched?.env?.REGFLOW_HTTP_PORT).toBe('45678');
+    expect(watched?.readyUrl).toBe(`http://${config.runtime.httpHost}:45678/readyz`);
     expect(byName.get('processors')?.args).not.toContain('scheduler-jobs');
   });
 

@@ -1,12 +1,12 @@
 import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
-import { createConnection } from 'node:net';
+import { type AddressInfo, createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Admin } from 'kafkajs';
 import { withAdmin } from '../cli/topics.ts';
 import { type Config, REPO_ROOT } from '../config/index.ts';
 import { connectorIdOf } from '../connectors/dynamodb-streams/checkpoints.ts';
-import { DEFAULT_CONNECTOR_NAME } from '../connectors/dynamodb-streams/connector.ts';
+import { type ConnectorHalt, DEFAULT_CONNECTOR_NAME } from '../connectors/dynamodb-streams/connector.ts';
 import { up } from '../infra/stack.ts';
 import { createSchemaRegistry } from '../lib/clients.ts';
 import { PROCESSORS } from '../processors/index.ts';
@@ -48,7 +48,15 @@ export const systemProcessors = () =>
       !REFERENCE_PROCESSORS.includes(p),
   );
 
-export function systemComponents(config: Readonly<Config>): Component[] {
+/**
+ * The system-clock components. The connector answers /readyz on `connectorPort` (when given), so
+ * the demo sees within a second that it halted (DemoPipeline.connectorHalted).
+ */
+export function systemComponents(
+  config: Readonly<Config>,
+  opts: { connectorPort?: number } = {},
+): Component[] {
+  const { connectorPort } = opts;
   return [
     { name: 'processors', ...regflow('run', ...systemProcessors()), env: { REGFLOW_HTTP_PORT: '0' } },
     {
@@ -59,16 +67,16 @@ export function systemComponents(config: Readonly<Config>): Component[] {
     { name: 'api', ...regflow('api') },
     {
       name: 'connector',
-      // A checkpoint every 2 s while the stream is quiet: the draw waits for one after the close.
-      ...regflow(
-        'connector',
-        'run',
-        '--table',
-        config.dynamodb.demandTable,
-        '--checkpoint-refresh-ms',
-        '2000',
-      ),
-      env: { REGFLOW_HTTP_PORT: '0' },
+      // The configured table (REGFLOW_DEMAND_TABLE), as every entry point of the connector reads it.
+      // Its idle shards' checkpoints move on every 2 s: the draw waits for one after the close.
+      ...regflow('connector', 'run'),
+      env: {
+        REGFLOW_HTTP_PORT: String(connectorPort ?? 0),
+        REGFLOW_DEMAND_TABLE: config.dynamodb.demandTable,
+      },
+      ...(connectorPort === undefined
+        ? {}
+        : { readyUrl: `http://${config.runtime.httpHost}:${connectorPort}/readyz` }),
     },
   ];
 }
@@ -106,6 +114,18 @@ export async function prepareServices(
   await withAdmin((admin) => ensureTopics(admin, allTopics(topology)), config);
   const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
   for (const t of topology.topics) await codec.register(t.name, loadSchema(t.valueSchema));
+}
+
+/** A TCP port free on this host now (the OS picks it; taken again by whoever listens first). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 function portAnswers(host: string, port: number): Promise<boolean> {
@@ -154,18 +174,35 @@ export class DemoPipeline {
   private readonly supervisors: Supervisor[] = [];
   private readonly log: WriteStream;
   readonly logFile: string;
+  /**
+   * Settles when the connector's /readyz says it halted (a gap, e.g. Kafka kept the checkpoints of
+   * a stream the DynamoDB server forgot): nothing reaches Kafka until an operator accepts the gap.
+   */
+  readonly connectorHalted: Promise<ConnectorHalt>;
+  private halted: (halt: ConnectorHalt) => void = () => {};
 
   constructor(dataDir: string, runId: string) {
     const dir = join(dataDir, 'demo');
     mkdirSync(dir, { recursive: true });
     this.logFile = join(dir, `${runId}.log`);
     this.log = createWriteStream(this.logFile, { flags: 'a' });
+    this.connectorHalted = new Promise((resolve) => {
+      this.halted = resolve;
+    });
   }
 
   /** Starts these components under a supervisor of their own (restarted with backoff if they die). */
   start(components: Component[]): Supervisor {
     const supervisor = new Supervisor(components, {
       stopGraceMs: 20_000,
+      readinessIntervalMs: 1_000,
+      onReadiness: (name, { body }) => {
+        if (name !== 'connector' || body.state !== 'halted') return;
+        this.halted({
+          reason: typeof body.reason === 'string' ? body.reason : 'halted (no reason given)',
+          remedy: typeof body.remedy === 'string' ? body.remedy : 'npx regflow connector reset --accept-gap',
+        });
+      },
       onLine: (name, line) =>
         this.log.write(
           `${line.startsWith('{') ? line.replace(/^\{/, `{"component":"${name}",`) : JSON.stringify({ component: name, msg: line })}\n`,

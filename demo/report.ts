@@ -39,6 +39,7 @@ export class Report {
   readonly stages: StageResult[] = [];
   readonly checks: Check[] = [];
   private live = false;
+  private muted = false;
 
   constructor(
     private readonly out: Output,
@@ -53,8 +54,16 @@ export class Report {
     return (this.opts.now ?? Date.now)();
   }
 
+  /** From now on prints nothing (a run given up: what still runs in the background stays quiet). */
+  mute(): void {
+    if (this.live) this.out.write('\r\x1b[K\n');
+    this.live = false;
+    this.muted = true;
+  }
+
   /** A line of its own (ends a live progress line first). */
   line(text: string): void {
+    if (this.muted) return;
     if (this.live) this.out.write('\r\x1b[K');
     this.live = false;
     this.out.write(`${text}\n`);
@@ -69,6 +78,7 @@ export class Report {
     this.line(`▸ ${scenario} · ${stage}`);
     const progress: StageProgress = {
       update: (text) => {
+        if (this.muted) return;
         const elapsed = fmtSeconds(this.now() - started);
         if (this.tty) {
           this.out.write(`\r\x1b[K    ${text}  (${elapsed})`);

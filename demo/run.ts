@@ -1,7 +1,7 @@
 import { loadavg } from 'node:os';
 import { type Config, loadConfig } from '../config/index.ts';
 import { connectorIdOf } from '../connectors/dynamodb-streams/checkpoints.ts';
-import { DEFAULT_CONNECTOR_NAME } from '../connectors/dynamodb-streams/connector.ts';
+import { type ConnectorHalt, DEFAULT_CONNECTOR_NAME } from '../connectors/dynamodb-streams/connector.ts';
 import {
   createDynamoDb,
   createKafka,
@@ -18,6 +18,7 @@ import { newRunId } from './fans.ts';
 import type { DemoOptions } from './options.ts';
 import {
   DemoPipeline,
+  freePort,
   otherPipeline,
   prepareServices,
   readyGroups,
@@ -39,6 +40,21 @@ import { deadLetterOffsets, deadLettersSince, endOffsets, recordsSince } from '.
 export const EXIT = { ok: 0, failed: 1, refused: 2 } as const;
 
 const SETUP = 'Setup';
+
+/** What the demo prints when the connector halted: why, what it means, the command that lets it go on. */
+export function connectorHaltMessage(halt: ConnectorHalt, afterMs: number): string {
+  return [
+    '',
+    `regflow demo: FAILED after ${(afterMs / 1000).toFixed(1)} s: the DynamoDB Streams connector halted and writes nothing to Kafka.`,
+    `  reason: ${halt.reason}`,
+    '  This happens when Kafka kept the checkpoints of a stream the DynamoDB server no longer has',
+    '  (e.g. after `npm run infra -- down` / `up`: moto starts empty, Kafka keeps its topics).',
+    '  Accept the gap (changes of the old stream are lost; the new one is read from its start), then run the demo again:',
+    '',
+    `    ${halt.remedy}`,
+    '',
+  ].join('\n');
+}
 
 function apiBase(config: Readonly<Config>): string {
   if (config.api.port === 0)
@@ -123,9 +139,10 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<number
 
   const deadBefore = await deadLetterOffsets(admin);
   const rejectedBefore = await endOffsets(admin, REJECTED_TOPIC);
-  try {
+  const connectorPort = await freePort(config.runtime.httpHost);
+  const play = async () => {
     await report.stage(SETUP, 'pipeline (supervised processes)', async (p) => {
-      pipeline.start(systemComponents(config));
+      pipeline.start(systemComponents(config, { connectorPort }));
       const groups = [...systemProcessors(), ...SELECTION_PROCESSORS];
       const lease = `regflow:connector:${connectorIdOf(DEFAULT_CONNECTOR_NAME, config.dynamodb.demandTable)}:lease`;
       await until(
@@ -150,22 +167,43 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<number
       sendRatePerHour: config.notifications.sendRatePerHour,
       ...(options.speed ? { speed: options.speed } : {}),
     });
-    for (const [name, play] of [
+    for (const [name, scenario] of [
       ['Scenario 1', () => runScenario1(ctx, timeline)],
       ['Scenario 2', () => runScenario2(ctx, timeline)],
       ['Scenario 3', () => runScenario3(ctx, timeline)],
     ] as const) {
       try {
-        await play();
+        await scenario();
       } catch (err) {
         report.expect(name, 'runs to the end', false, describeError(err));
       }
     }
-  } catch (err) {
-    report.expect(SETUP, 'the pipeline starts', false, describeError(err));
+  };
+  let halt: ConnectorHalt | undefined;
+  try {
+    // A halted connector would leave every later stage waiting for replication: stop at once.
+    halt = await Promise.race([
+      play().then(
+        () => undefined,
+        (err: unknown) => {
+          report.expect(SETUP, 'the pipeline starts', false, describeError(err));
+          return undefined;
+        },
+      ),
+      pipeline.connectorHalted,
+    ]);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+  if (halt !== undefined) {
+    report.line(`regflow demo: the DynamoDB Streams connector halted; stopping the pipeline`);
+    // The scenario in hand keeps waiting in the background until the process exits: keep it quiet.
+    report.mute();
+    await pipeline.close();
+    await closeClients();
+    out.write(connectorHaltMessage(halt, Date.now() - started));
+    return EXIT.failed;
   }
 
   const byTopic = await deadLettersSince(kafka, admin, deadBefore);

@@ -94,6 +94,9 @@ program
         `pipeline (npm start, supervisor pid ${pipeline.supervisorPid}, since ${pipeline.startedAt})`,
       );
       console.log(pipelineTable(pipeline));
+      // What a component's /readyz says when it is not ready (a halted connector: why, and the remedy).
+      for (const c of pipeline.components)
+        if (c.readiness !== undefined && c.readiness !== 'ready') console.log(`${c.name}: ${c.readiness}`);
     } else {
       console.log('pipeline: not running from this checkout (`npm start` starts it)');
     }

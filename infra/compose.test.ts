@@ -130,6 +130,20 @@ describe('docker-compose.kafka.yml', () => {
     );
   });
 
+  it('has the connector stream the table the API writes: the configured one, no --table of its own', () => {
+    const tableOf = (svc: string) =>
+      loadConfig(
+        Object.fromEntries(
+          Object.entries(compose.services[svc]!.environment ?? {}).map(([k, v]) => [k, String(v)]),
+        ),
+      ).dynamodb.demandTable;
+    const connector = compose.services.connector!;
+    expect(connector.command).toEqual(['connector', 'run']);
+    expect(tableOf('connector')).toBe(tableOf('api'));
+    for (const [name, svc] of regflowServices)
+      expect(svc.command?.includes('--table'), `${name} passes --table`).toBe(false);
+  });
+
   it('publishes the ports docker.env points regflow at, and docker.env passes the config loader', () => {
     const config = loadConfig(dockerEnv);
     expect(hostPorts('kafka')).toContain(Number(config.kafka.brokers[0]!.split(':')[1]));

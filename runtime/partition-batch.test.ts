@@ -6,7 +6,8 @@ import {
   type PartitionIO,
   type PartitionWork,
 } from './partition-batch.ts';
-import type { EncodedMessage, RecordOutcome } from './process-record.ts';
+import { createRecordProcessor, type EncodedMessage, type RecordOutcome } from './process-record.ts';
+import { MAX_RECORD_BYTES } from './transactions.ts';
 
 // The per-partition rules without a broker: a fake partition I/O records what the loop asks of it.
 
@@ -182,5 +183,49 @@ describe('handlePartitionBatch', () => {
     await handlePartitionBatch(batch([0, 1, 2, 3, 4]), io, w);
     expect(seen.flat()).toEqual(['0', '1']);
     expect(commits.map((c) => c.nextOffset)).toEqual([2n]);
+  });
+
+  it('commits a chunk with one oversize output as a dead letter of its input, instead of aborting it forever', async () => {
+    const { io, calls, commits } = fakeIO(null);
+    const process = createRecordProcessor({
+      spec: {
+        name: 'echo',
+        description: '',
+        inputs: ['in'],
+        outputs: ['out'],
+        retry: { attempts: 3, initialDelayMs: 1, maxDelayMs: 2, tierDelaysMs: [1_000] },
+      },
+      codec: { decode: async (b) => b?.toString() ?? null, encode: async (_t, v) => Buffer.from(String(v)) },
+      // Record 1's output is larger than a Kafka record may be; the others are small.
+      handler: (r) => [
+        { topic: 'out', key: r.key, value: r.offset === '1' ? 'z'.repeat(MAX_RECORD_BYTES) : r.value },
+      ],
+      now: () => 1_000,
+    });
+    const failed: string[] = [];
+    const { w } = work({
+      process: async (records) =>
+        Promise.all(
+          records.map((r) => process(r, { processor: 'echo', log: { info() {}, warn() {} }, resources: {} })),
+        ),
+      telemetry: {
+        failed: (o, r) => failed.push(`${r.offset} ${o.failure.kind}`),
+        committed() {},
+        aborted() {},
+      },
+    });
+    await handlePartitionBatch(batch([0, 1, 2]), io, w);
+    expect(calls).not.toContain('drop');
+    expect(commits).toHaveLength(1);
+    expect(commits[0]!.nextOffset).toBe(3n);
+    expect(commits[0]!.messages.map((m) => [m.topic, m.value?.length])).toEqual([
+      ['out', 1],
+      ['echo.dlt', 1],
+      ['out', 1],
+    ]);
+    expect(commits[0]!.messages[1]!.headers[Header.EXCEPTION_MESSAGE]).toMatch(
+      /^output to out is \d+ bytes, over the \d+ one Kafka record may have .*; input in\/0@1$/,
+    );
+    expect(failed).toEqual(['1 dead-letter']);
   });
 });

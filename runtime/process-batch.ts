@@ -88,7 +88,13 @@ export function createBatchProcessor(deps: ProcessBatchDeps): BatchProcessor {
             continue;
           }
           try {
-            const messages = await encodeOutputs(spec, codec, result.outputs, before[i]! + attempt);
+            const messages = await encodeOutputs(
+              spec,
+              codec,
+              result.outputs,
+              before[i]! + attempt,
+              records[i],
+            );
             outcomes[i] = { ok: true, messages, attempts: before[i]! + attempt };
           } catch (err) {
             errors.set(i, err);

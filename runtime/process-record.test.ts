@@ -4,6 +4,7 @@ import type { ProcessorSpec } from '../topology/types.ts';
 import { DecodeError } from './codec.ts';
 import { Header } from './headers.ts';
 import { createRecordProcessor, type RecordCodec } from './process-record.ts';
+import { MAX_RECORD_BYTES } from './transactions.ts';
 import type { Handler } from './types.ts';
 
 // A JSON codec stands in for the registry: the routing rules do not depend on Avro.
@@ -120,5 +121,40 @@ describe('createRecordProcessor', () => {
   it('refuses an output to a topic the processor does not declare', async () => {
     const outcome = await run((r) => [{ topic: 'elsewhere', key: r.key, value: r.value }]);
     expect(outcome).toMatchObject({ ok: false, failure: { kind: 'dead-letter' } });
+  });
+
+  it('dead-letters a record whose output is larger than one Kafka record may be, naming origin, topic and size', async () => {
+    let calls = 0;
+    const big = 'x'.repeat(MAX_RECORD_BYTES);
+    const outcome = await run((r) => {
+      calls++;
+      return [{ topic: 'out', key: r.key, value: { big } }];
+    });
+    // Permanent: no attempt in place, no retry tier (every transaction carrying it would abort).
+    expect(calls).toBe(1);
+    expect(outcome).toMatchObject({
+      ok: false,
+      attempts: 1,
+      failure: { kind: 'dead-letter', topic: 'echo.dlt' },
+    });
+    if (outcome.ok) return;
+    // The DLT record is the input as it was (small), with its origin in the headers.
+    expect(outcome.failure.value).toEqual(Buffer.from('{"n":1}'));
+    expect(outcome.failure.headers).toMatchObject({
+      [Header.ORIGINAL_TOPIC]: 'in',
+      [Header.ORIGINAL_PARTITION]: '2',
+      [Header.ORIGINAL_OFFSET]: '41',
+      [Header.EXCEPTION_FQCN]: 'PermanentError',
+      [Header.EXCEPTION_CODE]: 'REGFLOW_PERMANENT',
+    });
+    expect(outcome.failure.headers[Header.EXCEPTION_MESSAGE]).toMatch(
+      new RegExp(
+        `^output to out is ${MAX_RECORD_BYTES + 76} bytes, over the ${MAX_RECORD_BYTES} one Kafka record may have .*; input in/2@41$`,
+      ),
+    );
+
+    // Just under the limit is an output like any other.
+    const fits = await run((r) => [{ topic: 'out', key: r.key, value: 'y'.repeat(MAX_RECORD_BYTES - 100) }]);
+    expect(fits.ok).toBe(true);
   });
 });

@@ -3,6 +3,7 @@ import { createRetry, type Retry } from '../lib/retry.ts';
 import type { ProcessorSpec } from '../topology/types.ts';
 import { type FailedRecord, previousAttempts, type RoutedFailure, routeFailure } from './failures.ts';
 import { Header, type Headers } from './headers.ts';
+import { MAX_RECORD_BYTES, recordBytes } from './transactions.ts';
 import type { Handler, HandlerContext, InputRecord, OutputRecord } from './types.ts';
 
 // One record through decode → handler (retried in place) → encode. Everything that can fail for
@@ -65,12 +66,21 @@ export function toInput(record: FailedRecord, value: unknown, attempt: number): 
   };
 }
 
-/** Encodes a handler's outputs; an output to a topic the processor does not declare is a permanent error. */
+/** Where an input record came from, for messages about it: `topic/partition@offset`. */
+export const originOf = (record: FailedRecord) =>
+  `${record.headers[Header.ORIGINAL_TOPIC] ?? record.topic}/${record.headers[Header.ORIGINAL_PARTITION] ?? record.partition}@${record.headers[Header.ORIGINAL_OFFSET] ?? record.offset}`;
+
+/**
+ * Encodes a handler's outputs. Permanent errors (the input record is dead-lettered): an output to
+ * a topic the processor does not declare, and an output larger than one Kafka record may be
+ * (MAX_RECORD_BYTES), which the broker would refuse in every transaction that carries it.
+ */
 export async function encodeOutputs(
   spec: ProcessorSpec,
   codec: RecordCodec,
   outputs: readonly OutputRecord[],
   attempts: number,
+  origin?: FailedRecord,
 ): Promise<EncodedMessage[]> {
   const encoded: EncodedMessage[] = [];
   for (const out of outputs) {
@@ -81,12 +91,19 @@ export async function encodeOutputs(
     // record would cost every record its encoding.
     const headers =
       attempts > 1 ? { ...out.headers, [Header.ATTEMPTS]: String(attempts) } : { ...out.headers };
-    encoded.push({
+    const message: EncodedMessage = {
       topic: out.topic,
       key: out.key,
       value: await codec.encode(out.topic, out.value),
       headers,
-    });
+    };
+    const bytes = recordBytes(message);
+    if (bytes > MAX_RECORD_BYTES) {
+      throw new PermanentError(
+        `output to ${out.topic} is ${bytes} bytes, over the ${MAX_RECORD_BYTES} one Kafka record may have (broker message.max.bytes)${origin ? `; input ${originOf(origin)}` : ''}`,
+      );
+    }
+    encoded.push(message);
   }
   return encoded;
 }
@@ -117,7 +134,7 @@ async function attemptOnce(
   attempt: number,
 ): Promise<EncodedMessage[]> {
   const input = toInput(record, await deps.codec.decode(record.value), attempt);
-  return encodeOutputs(deps.spec, deps.codec, await deps.handler(input, ctx), attempt);
+  return encodeOutputs(deps.spec, deps.codec, await deps.handler(input, ctx), attempt, record);
 }
 
 async function processRecord(

@@ -78,11 +78,22 @@ const whileConcurrent = createRetry({
  */
 export const MAX_SEND_BYTES = 512 * 1024;
 
-const sizeOf = (m: EncodedMessage) => {
+/**
+ * Most bytes of one output record (key, value, headers, and the record's overhead as recordBytes
+ * counts it). A record batch of one record over the broker's `message.max.bytes` (1 MiB by
+ * default) is refused with MESSAGE_TOO_LARGE, and since the transaction aborts and the chunk is
+ * handled again, forever: the runtime dead-letters the input of such an output instead
+ * (process-record.ts encodeOutputs). 1 KiB under 1 MiB leaves room for the batch's own header.
+ */
+export const MAX_RECORD_BYTES = 1024 * 1024 - 1024;
+
+/** What a record costs in a produce request, roughly: key, value, headers and 64 bytes of framing. */
+export const recordBytes = (m: Pick<EncodedMessage, 'key' | 'value' | 'headers'>) => {
   let n = (m.value?.length ?? 0) + (m.key?.length ?? 0) + 64;
   for (const [k, v] of Object.entries(m.headers)) n += k.length + v.length;
   return n;
 };
+const sizeOf = recordBytes;
 
 /** The messages grouped by topic, cut into sends of at most MAX_SEND_BYTES (order kept per topic). */
 export function splitForSend(

@@ -22,6 +22,29 @@ export interface ComponentStatus {
   pid: number | undefined;
   state: 'starting' | 'running' | 'restarting' | 'stopped';
   restarts: number;
+  /** What its /readyz said last when the supervisor watches it: "ready" or "not ready: why". */
+  readiness?: string;
+}
+
+/** One answer of a component's /readyz: its status code, and its JSON body (empty if none). */
+export interface ReadinessAnswer {
+  ready: boolean;
+  body: Record<string, unknown>;
+}
+
+/**
+ * A /readyz answer as one line: a halted connector's state, reason and remedy; otherwise the
+ * answer's JSON without its `status` (shortened).
+ */
+export function describeReadiness(answer: ReadinessAnswer): string {
+  if (answer.ready) return 'ready';
+  const { status: _status, state, reason, remedy, ...rest } = answer.body;
+  if (typeof reason === 'string') {
+    const head = typeof state === 'string' ? `${state}: ` : '';
+    return `not ready: ${head}${reason}${typeof remedy === 'string' ? ` — remedy: ${remedy}` : ''}`;
+  }
+  const detail = JSON.stringify(state === undefined ? rest : { state, ...rest });
+  return `not ready: ${detail.length > 500 ? `${detail.slice(0, 500)}…` : detail}`;
 }
 
 export interface SupervisorOptions {
@@ -36,6 +59,14 @@ export interface SupervisorOptions {
   restart?: { initialDelayMs: number; maxDelayMs: number };
   /** Keeps the components' pids and states in this file while running (supervisor/state.ts). */
   stateFile?: string;
+  /**
+   * Asks every running component's readyUrl this often and reports a change as an event: one that
+   * stops being ready, or answers not ready with a `reason` (a halted connector), and one that is
+   * ready again. Starting up (not ready, no reason yet) is not reported. Off when absent.
+   */
+  readinessIntervalMs?: number;
+  /** Every /readyz answer that changed what the component's readiness says. */
+  onReadiness?: (component: string, answer: ReadinessAnswer) => void;
 }
 
 const RESTART = { ...DEFAULT_RETRY, initialDelayMs: 1_000, maxDelayMs: 30_000, jitter: 0.2 };
@@ -53,6 +84,8 @@ export class Supervisor {
   >();
   private stopping = false;
   private readonly startedAt = new Date().toISOString();
+  private readinessTimer: NodeJS.Timeout | undefined;
+  private polling = false;
 
   constructor(
     private readonly components: readonly Component[],
@@ -74,6 +107,52 @@ export class Supervisor {
       });
       this.launch(c);
     }
+    const every = this.opts.readinessIntervalMs;
+    if (every !== undefined && this.components.some((c) => c.readyUrl)) {
+      this.readinessTimer = setInterval(() => void this.pollReadiness(), every);
+      this.readinessTimer.unref();
+    }
+  }
+
+  /** One round of /readyz questions; a component that does not answer (starting, gone) is skipped. */
+  private async pollReadiness(): Promise<void> {
+    if (this.polling || this.stopping) return;
+    this.polling = true;
+    try {
+      await Promise.all(
+        this.components.map(async (c) => {
+          const entry = this.children.get(c.name);
+          if (!c.readyUrl || entry?.status.state !== 'running') return;
+          let answer: ReadinessAnswer;
+          try {
+            const res = await fetch(c.readyUrl, { signal: AbortSignal.timeout(2_000) });
+            const body = (await res.json().catch(() => ({}))) as unknown;
+            answer = {
+              ready: res.ok,
+              body: typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {},
+            };
+          } catch {
+            return;
+          }
+          // It may have exited (or the supervisor begun stopping) while the answer was on its way.
+          if (this.stopping || (entry.status.state as ComponentStatus['state']) !== 'running') return;
+          const said = describeReadiness(answer);
+          const before = entry.status.readiness;
+          if (said === before) return;
+          // Starting up: not ready, for no stated reason, and never ready yet. Not news.
+          const starting = !answer.ready && before === undefined && answer.body.reason === undefined;
+          if (starting) return;
+          entry.status.readiness = said;
+          this.saveState();
+          // The first "ready" is the normal start; a change after it (or a reason) is reported.
+          if (!(answer.ready && before === undefined))
+            this.opts.onEvent(c.name, answer.ready ? 'ready again' : said);
+          this.opts.onReadiness?.(c.name, answer);
+        }),
+      );
+    } finally {
+      this.polling = false;
+    }
   }
 
   status(): ComponentStatus[] {
@@ -90,6 +169,7 @@ export class Supervisor {
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    if (this.readinessTimer) clearInterval(this.readinessTimer);
     const grace = this.opts.stopGraceMs ?? 35_000;
     await Promise.all(
       [...this.children.values()].map(async (entry) => {
@@ -152,6 +232,7 @@ export class Supervisor {
         return;
       }
       const ranMs = Date.now() - entry.startedAt;
+      delete entry.status.readiness;
       entry.streak = ranMs >= (this.opts.stableAfterMs ?? 60_000) ? 1 : entry.streak + 1;
       const policy = { ...RESTART, ...this.opts.restart };
       const delayMs = backoffDelay(policy, entry.streak);

@@ -40,11 +40,13 @@ import { awsStreamsApi, type StreamsApi } from './streams-api.ts';
 // fences any previous one and resolves its open transaction before the checkpoints are read.
 
 export const DEFAULT_CONNECTOR_NAME = 'dynamodb-streams';
-export const DEFAULT_TABLE = 'demand-table';
 export const DEFAULT_TOPICS = { changes: 'demand.changes', checkpoints: 'connector.checkpoints' } as const;
+/** How often, at most, an idle shard's checkpoint time moves on (ConnectorOptions.idleRefreshMs). */
+export const DEFAULT_IDLE_REFRESH_MS = 2_000;
 
 export interface ConnectorOptions {
   config: Readonly<Config>;
+  /** The table whose stream is read; default the configured one (REGFLOW_DEMAND_TABLE). */
   table?: string;
   name?: string;
   topics?: { changes: string; checkpoints: string };
@@ -57,6 +59,12 @@ export interface ConnectorOptions {
   describeIntervalMs?: number;
   /** Rewrite the checkpoints this often when nothing else was committed (liveness for the retention check). */
   checkpointRefreshMs?: number;
+  /**
+   * A shard read to its current end (GetRecords: nothing new) has its checkpoint's time moved to
+   * that read at most this often, so `regflow select` sees promptly that the connector read past a
+   * close (selection/trigger.ts connectorPastClose).
+   */
+  idleRefreshMs?: number;
   /** How long a halted connector waits before looking again whether the gap was accepted. */
   haltRecheckMs?: number;
   /** The stream's retention: a connector silent for longer may have missed trimmed records. */
@@ -91,9 +99,39 @@ class LeaseLostError extends Error {}
 
 const STOP_TIMEOUT_MS = 30_000;
 
+/** Why a halted connector stopped writing and what lets it go on: its /readyz says both. */
+export interface ConnectorHalt {
+  reason: string;
+  remedy: string;
+}
+
+/**
+ * The operator's command that accepts the gaps of this connector (`regflow connector reset
+ * --accept-gap`), naming only what differs from what the command assumes by itself (the configured
+ * table, the default name, topics and retention).
+ */
+export function resetCommand(
+  config: Readonly<Config>,
+  target: {
+    table: string;
+    name: string;
+    topics: { changes: string; checkpoints: string };
+    retentionMs: number;
+  },
+): string {
+  const args = ['npx regflow connector reset --accept-gap'];
+  if (target.table !== config.dynamodb.demandTable) args.push(`--table ${target.table}`);
+  if (target.name !== DEFAULT_CONNECTOR_NAME) args.push(`--name ${target.name}`);
+  if (target.topics.changes !== DEFAULT_TOPICS.changes) args.push(`--changes-topic ${target.topics.changes}`);
+  if (target.topics.checkpoints !== DEFAULT_TOPICS.checkpoints)
+    args.push(`--checkpoints-topic ${target.topics.checkpoints}`);
+  if (target.retentionMs !== STREAM_RETENTION_MS) args.push(`--retention-ms ${target.retentionMs}`);
+  return args.join(' ');
+}
+
 export async function runConnector(opts: ConnectorOptions): Promise<RunningConnector> {
   const { config } = opts;
-  const table = opts.table ?? DEFAULT_TABLE;
+  const table = opts.table ?? config.dynamodb.demandTable;
   const name = opts.name ?? DEFAULT_CONNECTOR_NAME;
   const topics = opts.topics ?? DEFAULT_TOPICS;
   const connectorId = connectorIdOf(name, table);
@@ -101,6 +139,7 @@ export async function runConnector(opts: ConnectorOptions): Promise<RunningConne
   const pollIntervalMs = opts.pollIntervalMs ?? 500;
   const describeIntervalMs = opts.describeIntervalMs ?? 30_000;
   const checkpointRefreshMs = opts.checkpointRefreshMs ?? 5 * 60_000;
+  const idleRefreshMs = opts.idleRefreshMs ?? DEFAULT_IDLE_REFRESH_MS;
   const haltRecheckMs = opts.haltRecheckMs ?? 60_000;
   const retentionMs = opts.retentionMs ?? STREAM_RETENTION_MS;
   const maxRecords = opts.maxRecordsPerTransaction ?? config.runtime.batchMaxRecords;
@@ -134,13 +173,20 @@ export async function runConnector(opts: ConnectorOptions): Promise<RunningConne
   const metrics = createConnectorMetrics(connectorId);
 
   let state: ConnectorState = 'starting';
+  let halt: ConnectorHalt | undefined;
+  const remedy = resetCommand(config, { table, name, topics, retentionMs });
   let stopping = false;
   const stopController = new AbortController();
   const http = await startHttp({
     port: config.runtime.httpPort,
     host: config.runtime.httpHost,
     registry: metrics.registry,
-    readiness: () => ({ ready: state === 'leading' || state === 'standby', detail: { state } }),
+    // Halted: not ready, with the gaps and the command that accepts them (`npm start`'s supervisor
+    // and the demo show it; a container turns unhealthy).
+    readiness: () => ({
+      ready: state === 'leading' || state === 'standby',
+      detail: state === 'halted' && halt !== undefined ? { state, ...halt } : { state },
+    }),
   });
   log.info({ httpPort: http.port, topics }, 'connector started');
 
@@ -166,6 +212,7 @@ export async function runConnector(opts: ConnectorOptions): Promise<RunningConne
     pollIntervalMs,
     describeIntervalMs,
     checkpointRefreshMs,
+    idleRefreshMs,
     retentionMs,
     isStopping: () => stopping,
     onPlanned: () => setState('leading'),
@@ -195,9 +242,10 @@ export async function runConnector(opts: ConnectorOptions): Promise<RunningConne
           failures = 0;
         } catch (err) {
           if (err instanceof GapError) {
+            halt = { reason: err.gaps.map((g) => `[${g.kind}] ${g.reason}`).join('; '), remedy };
             setState('halted');
             for (const gap of err.gaps) metrics.gaps.inc({ kind: gap.kind });
-            log.error({ gaps: err.gaps }, err.message);
+            log.error({ gaps: err.gaps, remedy }, err.message);
             await pause(haltRecheckMs);
           } else if (isFenced(err)) {
             log.warn(
@@ -282,6 +330,7 @@ interface LeaderDeps {
   pollIntervalMs: number;
   describeIntervalMs: number;
   checkpointRefreshMs: number;
+  idleRefreshMs: number;
   retentionMs: number;
   isStopping: () => boolean;
   /** The shards were planned without a gap: the connector writes. */
@@ -392,6 +441,8 @@ class Leader {
 
       const messages: ChangeMessage[] = [];
       const read: { shardId: string; last: string | undefined }[] = [];
+      /** Shards this round read to their current end: nothing new since the previous read. */
+      const idle: string[] = [];
       let shardEnded = false;
       for (const shardId of reader.assigned()) {
         if (messages.length >= d.maxRecords) break;
@@ -423,13 +474,18 @@ class Leader {
           page.records.length === 0 || created === null ? 0 : (Date.now() - created) / 1000,
         );
         read.push({ shardId, last });
+        if (page.records.length === 0 && !page.ended) idle.push(shardId);
         if (last !== undefined || page.ended) {
           pending.set(shardId, {
             ...base,
             sequenceNumber: last ?? base.sequenceNumber,
             finished: page.ended,
             approximateCreationTime: created,
-            updatedAt: now,
+            // The time up to which the shard is known read. A page of records may have more of
+            // them behind it, written before `now`: it vouches only for its last record's creation
+            // time (a shard holds its records in the order written). A read that finds nothing
+            // new vouches for `now` (the idle refresh below).
+            updatedAt: page.ended || created === null ? now : Math.min(now, created),
           });
         }
         if (page.ended) {
@@ -438,6 +494,15 @@ class Leader {
         }
       }
 
+      // An idle shard has everything written before `now` (this round's start, before its read)
+      // in Kafka: its checkpoint's time moves to `now`, in a transaction like any checkpoint,
+      // when it is idleRefreshMs old. Only then: an idle connector commits every few seconds,
+      // never once per poll.
+      for (const shardId of idle) {
+        const c = checkpoints.get(shardId);
+        if (c === undefined || pending.has(shardId) || c.streamArn !== streamArn) continue;
+        if (now - c.updatedAt >= d.idleRefreshMs) pending.set(shardId, { ...c, updatedAt: now });
+      }
       if (now - lastCommit >= d.checkpointRefreshMs) {
         for (const c of checkpoints.values()) {
           if (c.streamArn === streamArn && !pending.has(c.shardId))

@@ -11,7 +11,7 @@ import { Codec } from '../../runtime/codec.ts';
 import { loadSchema } from '../../schemas/index.ts';
 import type { ConnectorCheckpoint } from '../../schemas/types.generated.ts';
 import { connectorIdOf, restoreCheckpoints, shardCheckpointRecord, shardKeyOf } from './checkpoints.ts';
-import { DEFAULT_CONNECTOR_NAME, DEFAULT_TABLE, DEFAULT_TOPICS } from './connector.ts';
+import { DEFAULT_CONNECTOR_NAME, DEFAULT_TOPICS } from './connector.ts';
 import {
   acceptGaps,
   type CheckpointWrite,
@@ -30,6 +30,7 @@ import { awsStreamsApi, type StreamsApi } from './streams-api.ts';
 
 export interface OperatorOptions {
   config: Readonly<Config>;
+  /** Default: the configured table (REGFLOW_DEMAND_TABLE). */
   table?: string;
   name?: string;
   topics?: { changes: string; checkpoints: string };
@@ -76,7 +77,7 @@ interface Context {
 
 async function open(opts: OperatorOptions): Promise<Context> {
   const { config } = opts;
-  const table = opts.table ?? DEFAULT_TABLE;
+  const table = opts.table ?? config.dynamodb.demandTable;
   const topics = opts.topics ?? DEFAULT_TOPICS;
   const connectorId = connectorIdOf(opts.name ?? DEFAULT_CONNECTOR_NAME, table);
   const kafka = createKafka(config.kafka, { logLevel: 0 });

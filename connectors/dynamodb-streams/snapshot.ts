@@ -12,7 +12,7 @@ import { loadSchema } from '../../schemas/index.ts';
 import type { ConnectorCheckpoint } from '../../schemas/types.generated.ts';
 import { changeFromSnapshotItem } from './change-record.ts';
 import { connectorIdOf, restoreCheckpoints, snapshotKeyOf } from './checkpoints.ts';
-import { DEFAULT_CONNECTOR_NAME, DEFAULT_TABLE, DEFAULT_TOPICS } from './connector.ts';
+import { DEFAULT_CONNECTOR_NAME, DEFAULT_TOPICS } from './connector.ts';
 import { isThrottling } from './shard-reader.ts';
 
 // `regflow connector snapshot`: the items a table held before its stream existed, as synthetic
@@ -25,6 +25,7 @@ import { isThrottling } from './shard-reader.ts';
 
 export interface SnapshotOptions {
   config: Readonly<Config>;
+  /** Default: the configured table (REGFLOW_DEMAND_TABLE). */
   table?: string;
   name?: string;
   topics?: { changes: string; checkpoints: string };
@@ -50,7 +51,7 @@ const SNAPSHOT_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
 export async function runSnapshot(opts: SnapshotOptions): Promise<SnapshotReport> {
   const { config } = opts;
-  const table = opts.table ?? DEFAULT_TABLE;
+  const table = opts.table ?? config.dynamodb.demandTable;
   const topics = opts.topics ?? DEFAULT_TOPICS;
   const snapshotId = opts.snapshotId ?? 'initial';
   if (!SNAPSHOT_ID.test(snapshotId))

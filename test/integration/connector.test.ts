@@ -1,26 +1,32 @@
 import { execFile } from 'node:child_process';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Admin } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../config/index.ts';
-import { type RunningConnector, runConnector } from '../../connectors/dynamodb-streams/connector.ts';
+import {
+  type ConnectorOptions,
+  type RunningConnector,
+  runConnector,
+} from '../../connectors/dynamodb-streams/connector.ts';
 import { FakeStream, fakeRecord } from '../../connectors/dynamodb-streams/fake-stream.ts';
 import { runSnapshot } from '../../connectors/dynamodb-streams/snapshot.ts';
 import { createDynamoDb } from '../../lib/clients.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { waitFor } from '../../lib/retry.ts';
+import { connectorPastClose } from '../../selection/trigger.ts';
 import {
   type ConnectorSetup,
   changesByKey,
   createConnectorSetup,
+  createDemandTable,
   DemandWriter,
   readChanges,
   spawnConnector,
   watchCheckpoints,
 } from '../connector-harness.ts';
-import { type EchoProcess, kafka } from '../runtime-harness.ts';
+import { codec, type EchoProcess, kafka } from '../runtime-harness.ts';
 import { config } from '../support.ts';
 
 // The DynamoDB Streams connector against the real moto DynamoDB + Streams, Kafka and registry.
@@ -48,7 +54,7 @@ afterAll(async () => {
 
 const testConfig = { ...config, runtime: { ...config.runtime, httpPort: 0 } };
 
-async function start(s: ConnectorSetup): Promise<RunningConnector> {
+async function start(s: ConnectorSetup, extra: Partial<ConnectorOptions> = {}): Promise<RunningConnector> {
   const c = await runConnector({
     config: testConfig,
     table: s.table,
@@ -57,15 +63,40 @@ async function start(s: ConnectorSetup): Promise<RunningConnector> {
     leaseTtlMs: 3_000,
     pollIntervalMs: 100,
     logger: createLogger('warn'),
+    ...extra,
   });
   inProcess.push(c);
   return c;
 }
 
+/** The test's config with its table as the configured one (REGFLOW_DEMAND_TABLE). */
+const configuredFor = (s: ConnectorSetup) => ({
+  ...testConfig,
+  dynamodb: { ...testConfig.dynamodb, demandTable: s.table },
+});
+
 function spawn(s: ConnectorSetup, env: Record<string, string> = {}): EchoProcess {
   const p = spawnConnector(s, env);
   children.push(p);
   return p;
+}
+
+/** Runs a command line as printed for an operator (`npx regflow …`), with this environment added. */
+function runPrinted(
+  command: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const [npx, bin, ...args] = command.split(' ');
+  expect([npx, bin]).toEqual(['npx', 'regflow']);
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(REPO_ROOT, 'bin/regflow.js'), ...args],
+      { cwd: REPO_ROOT, env: { ...process.env, REGFLOW_LOG_LEVEL: 'warn', ...env } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
 }
 
 /** Runs the regflow CLI as an operator would, on the test's table and topics. */
@@ -329,6 +360,160 @@ describe('DynamoDB Streams connector', () => {
     expect(streamed.map((c) => [c.key, c.value.op, JSON.parse(c.value.newImage!).v])).toEqual([
       ['fan:3|asu#camp-1-LA', 'MODIFY', 2],
     ]);
+  }, 120_000);
+
+  it("moves an idle shard's checkpoint past a close within seconds, without a commit per poll", async () => {
+    const s = await createConnectorSetup(admin, dynamo);
+    const writer = new DemandWriter(dynamo, s.table);
+    for (let i = 0; i < 3; i++) await writer.put(`fan:${i}`, 'asu#camp-1-LA');
+    // Polls every 100 ms; the 5-minute refresh of every checkpoint never comes in this test.
+    await start(s, { idleRefreshMs: 1_000, checkpointRefreshMs: 300_000 });
+    await readChanges(s.changes, 3, { settleMs: 200 });
+
+    const watch = await watchCheckpoints(s.checkpoints);
+    try {
+      // `regflow select`'s question, asked from the close on: has the connector read past it?
+      const closedAt = new Date();
+      let answer = { ok: false, detail: 'not asked' };
+      const past = await waitFor(
+        async () => {
+          answer = await connectorPastClose(kafka, admin, codec, s.checkpoints, s.connectorId, closedAt);
+          return answer.ok;
+        },
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
+      expect(past, answer.detail).toBe(true);
+      // How soon the connector wrote it (the question's own cost, a consumer group of its own
+      // reading the topic, is not the connector's): about the idle refresh (1 s here; a loaded
+      // machine stretches a round to a few), not the 5 minutes of the full refresh.
+      const firstAfterClose = () =>
+        watch.records().find((r) => (r.value?.updatedAt ?? 0) > closedAt.getTime());
+      expect(
+        await waitFor(async () => firstAfterClose() !== undefined, { timeoutMs: 10_000, intervalMs: 50 }),
+      ).toBe(true);
+      expect(firstAfterClose()!.value!.updatedAt - closedAt.getTime()).toBeLessThan(10_000);
+
+      // Cheap while idle: about one checkpoint per second (the idle refresh), not one per poll.
+      const from = Date.now();
+      await new Promise((r) => setTimeout(r, 4_000));
+      const written = watch.records().filter((r) => (r.value?.updatedAt ?? 0) >= from);
+      expect(written.length).toBeGreaterThanOrEqual(2);
+      expect(written.length).toBeLessThanOrEqual(6);
+      // Only the time moves: the position stays after the last change, nothing is emitted again.
+      const last = watch.shards(s.connectorId);
+      expect([...last.values()].every((c) => c.sequenceNumber !== null && !c.finished)).toBe(true);
+    } finally {
+      await watch.stop();
+    }
+    expect(await readChanges(s.changes, 3, { settleMs: 500 })).toHaveLength(3);
+  }, 120_000);
+
+  it('moves a checkpoint past a close only once every record written before the close is in Kafka', async () => {
+    const s = await createConnectorSetup(admin, dynamo);
+    // 1,500 changes before the close: two GetRecords pages (1,000 a page), two transactions.
+    const stream = new FakeStream();
+    const records = Array.from({ length: 1_500 }, (_, i) => fakeRecord(`fan:${i % 50}`, `asu#camp-${i}`));
+    stream.shards.push({
+      shardId: 'shardId-A',
+      startingSequenceNumber: records[0]!.dynamodb!.SequenceNumber!,
+      records,
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    const closedAt = new Date();
+    await new Promise((r) => setTimeout(r, 5));
+
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let withRecords = 0;
+    let holding = false;
+    inProcess.push(
+      await runConnector({
+        config: testConfig,
+        table: s.table,
+        name: s.name,
+        topics: { changes: s.changes, checkpoints: s.checkpoints },
+        leaseTtlMs: 3_000,
+        pollIntervalMs: 50,
+        streamsApi: stream,
+        logger: createLogger('warn'),
+        // The second transaction with records waits: the first page is in Kafka, the rest is not.
+        faults: {
+          beforeCommit: async ({ records: n }) => {
+            if (n === 0 || ++withRecords !== 2) return;
+            holding = true;
+            await held;
+          },
+        },
+      }),
+    );
+    const pastClose = () => connectorPastClose(kafka, admin, codec, s.checkpoints, s.connectorId, closedAt);
+    try {
+      expect(await waitFor(async () => holding, { timeoutMs: 60_000, intervalMs: 50 })).toBe(true);
+      const during = await pastClose();
+      expect(during.ok, `${during.detail} while 500 changes from before the close were unread`).toBe(false);
+    } finally {
+      release();
+    }
+    expect(await waitFor(async () => (await pastClose()).ok, { timeoutMs: 30_000, intervalMs: 200 })).toBe(
+      true,
+    );
+    expect(await readChanges(s.changes, 1_500, { settleMs: 500 })).toHaveLength(1_500);
+  }, 120_000);
+
+  it('halts visibly when the table was re-created (STREAM_CHANGED): /readyz gives the reason and the remedy, which works', async () => {
+    const s = await createConnectorSetup(admin, dynamo);
+    const writer = new DemandWriter(dynamo, s.table);
+    await writer.put('fan:1', 'asu#camp-1-LA');
+    // No table named: the connector reads the configured one.
+    const options = {
+      config: configuredFor(s),
+      name: s.name,
+      topics: { changes: s.changes, checkpoints: s.checkpoints },
+      leaseTtlMs: 3_000,
+      pollIntervalMs: 100,
+      haltRecheckMs: 1_000,
+      logger: createLogger('silent'),
+    };
+    const first = await runConnector(options);
+    inProcess.push(first);
+    await readChanges(s.changes, 1, { settleMs: 200 });
+    await first.stop();
+
+    // As after `npm run infra -- down` / `up`: the DynamoDB server forgot the table (the API
+    // creates it again, with a new stream), Kafka kept the checkpoints of the old stream.
+    await dynamo.send(new DeleteTableCommand({ TableName: s.table }));
+    await createDemandTable(dynamo, s.table);
+    const second = await runConnector(options);
+    inProcess.push(second);
+    expect(
+      await waitFor(async () => second.state() === 'halted', { timeoutMs: 30_000, intervalMs: 100 }),
+    ).toBe(true);
+    const res = await fetch(`http://127.0.0.1:${second.httpPort}/readyz`);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as Record<string, string>;
+    expect(body).toMatchObject({ status: 'not ready', state: 'halted' });
+    expect(body.reason).toMatch(/^\[STREAM_CHANGED\] the table's stream is now arn:/);
+    // The names an operator's `regflow connector reset` would not assume by itself; not the table,
+    // which it takes from the same config.
+    expect(body.remedy).toBe(
+      `npx regflow connector reset --accept-gap --name ${s.name} --changes-topic ${s.changes} --checkpoints-topic ${s.checkpoints}`,
+    );
+
+    // The remedy, run as printed (with the same configuration), lets the connector go on.
+    const reset = await runPrinted(body.remedy!, { REGFLOW_DEMAND_TABLE: s.table });
+    expect([reset.code, reset.stdout], reset.stderr).toEqual([
+      0,
+      expect.stringContaining('GAP [STREAM_CHANGED]'),
+    ]);
+    expect(
+      await waitFor(async () => second.state() === 'leading', { timeoutMs: 30_000, intervalMs: 100 }),
+    ).toBe(true);
+    await writer.put('fan:2', 'asu#camp-1-LA');
+    const changes = await readChanges(s.changes, 2, { settleMs: 1_000 });
+    expect(changes.map((c) => c.key).sort()).toEqual(['fan:1|asu#camp-1-LA', 'fan:2|asu#camp-1-LA']);
+    expect((await fetch(`http://127.0.0.1:${second.httpPort}/readyz`)).status).toBe(200);
   }, 120_000);
 
   it('halts loudly on a checkpoint older than the stream retention, and continues once an operator accepts the gap', async () => {
