@@ -67,7 +67,7 @@ export function selectionRun(base: string, mongoUrl: string) {
       FIXTURE_BASE: base,
       REGFLOW_MONGODB_URL: `mongodb://${new URL(mongoUrl).host}/${dbName}`,
       REGFLOW_DEMAND_TABLE: table,
-      REGFLOW_LOG_LEVEL: 'warn',
+      REGFLOW_LOG_LEVEL: process.env.FIXTURE_LOG_LEVEL ?? 'warn',
     } as Record<string, string>,
   };
 }
