@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { handlerHeartbeat } from './heartbeat.ts';
+import { beatWhile, handlerHeartbeat } from './heartbeat.ts';
 
 describe('handlerHeartbeat', () => {
   it('asks kafkajs at most once per interval, however often the handler calls it', async () => {
@@ -34,5 +34,25 @@ describe('handlerHeartbeat', () => {
     await heartbeat();
     expect(calls).toBe(2);
     expect(errors).toHaveLength(1);
+  });
+});
+
+describe('beatWhile', () => {
+  it('asks for a heartbeat every interval while the work runs, and stops when it ends', async () => {
+    let beats = 0;
+    const ctx = { heartbeat: async () => void beats++ };
+    const value = await beatWhile(ctx, new Promise((r) => setTimeout(() => r('done'), 130)), 20);
+    expect(value).toBe('done');
+    expect(beats).toBeGreaterThanOrEqual(4);
+    const after = beats;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(beats).toBe(after);
+  });
+
+  it('passes a failure of the work through, and is the work itself without ctx.heartbeat', async () => {
+    await expect(
+      beatWhile({ heartbeat: async () => {} }, Promise.reject(new Error('store down')), 10),
+    ).rejects.toThrow('store down');
+    expect(await beatWhile({}, Promise.resolve(7))).toBe(7);
   });
 });

@@ -35,3 +35,23 @@ export function handlerHeartbeat(
     }
   };
 }
+
+/**
+ * Awaits `work` (one store call or a handler's whole body), asking `ctx.heartbeat()` every second
+ * meanwhile, so a handler whose stores are slow (a count over a million rows, or a loaded FerretDB)
+ * keeps its group membership with the ordinary session timeout. Without ctx.heartbeat it is `work`.
+ */
+export async function beatWhile<T>(
+  ctx: { heartbeat?: () => Promise<void> },
+  work: Promise<T>,
+  everyMs = 1_000,
+): Promise<T> {
+  const { heartbeat } = ctx;
+  if (!heartbeat) return work;
+  const timer = setInterval(() => void heartbeat(), everyMs);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -1,4 +1,5 @@
 import type { Clock } from '../../lib/clock.ts';
+import { beatWhile } from '../../runtime/heartbeat.ts';
 import type { Handler } from '../../runtime/types.ts';
 import type { SelectionStats, VerdictCount } from '../../schemas/types.generated.ts';
 
@@ -30,9 +31,19 @@ export function reporterHandler(opts: {
 }): Handler<VerdictCount, ReporterResources> {
   return async (record, ctx) => {
     const c = record.value;
-    await ctx.resources.selection.saveCount(c);
-    const sum = await ctx.resources.selection.sumCounts(c.campaignId, c.marketId, c.runId);
-    const expected = await ctx.resources.selection.expectedVerdicts(c.campaignId, c.marketId, c.runId);
+    const { selection } = ctx.resources;
+    // Three store calls, usually milliseconds; on a loaded store they can outlast the session
+    // timeout, and a member evicted before its commit starts the batch over, again and again.
+    const { sum, expected } = await beatWhile(
+      ctx,
+      (async () => {
+        await selection.saveCount(c);
+        return {
+          sum: await selection.sumCounts(c.campaignId, c.marketId, c.runId),
+          expected: await selection.expectedVerdicts(c.campaignId, c.marketId, c.runId),
+        };
+      })(),
+    );
     const done = expected !== null && sum.winners + sum.losers >= expected.decided;
     const stats: SelectionStats = {
       kind: 'VERDICTS',

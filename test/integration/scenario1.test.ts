@@ -41,7 +41,9 @@ const run = selectionRun(uniqueName('scn1'), config.mongodb.url);
 const { base, dbName, table, campaignId, topics } = run;
 // A store call that times out while the machine is loaded is retried in place for about a minute
 // (no retry tiers in the fixture) before its batch would be dead-lettered.
-const childEnv = { ...run.childEnv, FIXTURE_ATTEMPTS: '12' };
+// The production session timeout (the harness's default is 6 s): the test's stores are slow under
+// CI load, and a member evicted before its commit starts its batch over.
+const childEnv = { ...run.childEnv, FIXTURE_ATTEMPTS: '12', REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '30000' };
 
 const mongo = createMongo(config.mongodb);
 const dynamo = createDynamoDb(config.dynamodb);
