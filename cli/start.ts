@@ -6,7 +6,6 @@ import { type Config, loadConfig, REPO_ROOT } from '../config/index.ts';
 import { up } from '../infra/stack.ts';
 import { createSchemaRegistry } from '../lib/clients.ts';
 import { waitFor } from '../lib/retry.ts';
-import { PROCESSORS } from '../processors/index.ts';
 import { Codec } from '../runtime/codec.ts';
 import { loadSchema } from '../schemas/index.ts';
 import { pipelineStateFile } from '../supervisor/state.ts';
@@ -70,7 +69,9 @@ const regflow = (...args: string[]) => ({
 /**
  * The pipeline's long-running parts, one supervised process each. Every processor shares one
  * process (`regflow run a b c`: one consumer group each, one set of clients), which keeps the
- * pipeline's memory to a few processes rather than one per processor.
+ * pipeline's memory to a few processes rather than one per processor. The processors are named
+ * from the topology (data), not from processors/index.ts: importing every processor's code would
+ * cost the supervisor's own memory (a test checks both list the same processors).
  */
 export function pipelineComponents(config: Readonly<Config>): Component[] {
   const port = config.runtime.httpPort;
@@ -78,7 +79,7 @@ export function pipelineComponents(config: Readonly<Config>): Component[] {
   return [
     {
       name: 'processors',
-      ...regflow('run', ...Object.keys(PROCESSORS)),
+      ...regflow('run', ...topology.processors.map((p) => p.name)),
       env: { REGFLOW_HTTP_PORT: String(at(port)) },
       ...(port === 0 ? {} : { readyUrl: `http://${config.runtime.httpHost}:${port}/readyz` }),
     },
