@@ -85,6 +85,10 @@ export interface PipelineRssOptions {
   nodeOptions?: string;
   /** Registrations written after the idle samples (0: idle only). */
   load?: number;
+  /** Only these components (e.g. api, connector while someone's processors run). */
+  only?: string[];
+  /** Seconds between the load's end and its samples (default: settleSeconds). */
+  loadedSettleSeconds?: number;
   /** Heap, external, handles and connections per component (a probe preloaded into each). */
   breakdown?: boolean;
 }
@@ -181,7 +185,12 @@ const entryOf = (i: number): NormalizedEntry =>
 
 export async function benchPipelineRss(opts: PipelineRssOptions): Promise<void> {
   const base = loadConfig();
-  const busy = await liveGroups(base, Object.keys(PROCESSORS));
+  const included = (name: string) => !opts.only || opts.only.includes(name);
+  // The processors join their real groups and the schedulers fire system-clock ticks on the real
+  // scheduler.ticks: neither may run beside someone's pipeline (or a demo). The API and the
+  // connector work on this run's own table, database and Redis prefix.
+  const isolated = opts.only?.every((c) => c === 'api' || c === 'connector') ?? false;
+  const busy = isolated ? [] : await liveGroups(base, Object.keys(PROCESSORS));
   if (busy.length > 0) {
     throw new Error(
       `consumer groups ${busy.join(', ')} have live members (a pipeline is running): not measuring`,
@@ -212,15 +221,17 @@ export async function benchPipelineRss(opts: PipelineRssOptions): Promise<void> 
   const nodeOptions = [opts.nodeOptions, opts.breakdown ? `--import=${PROBE}` : undefined]
     .filter(Boolean)
     .join(' ');
-  const components = pipelineComponents(config).map((c) => ({
-    ...c,
-    args: opts.compiled ? c.args.map((a) => (a.endsWith('bin/regflow.js') ? compiledEntry : a)) : c.args,
-    env: {
-      ...c.env,
-      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
-      ...(opts.breakdown ? { REGFLOW_MEMORY_PROBE_DIR: probeDir } : {}),
-    },
-  }));
+  const components = pipelineComponents(config)
+    .filter((c) => included(c.name))
+    .map((c) => ({
+      ...c,
+      args: opts.compiled ? c.args.map((a) => (a.endsWith('bin/regflow.js') ? compiledEntry : a)) : c.args,
+      env: {
+        ...c.env,
+        ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+        ...(opts.breakdown ? { REGFLOW_MEMORY_PROBE_DIR: probeDir } : {}),
+      },
+    }));
   const errors: string[] = [];
   const supervisor = new Supervisor(components, {
     onLine: (name, line) => {
@@ -235,9 +246,9 @@ export async function benchPipelineRss(opts: PipelineRssOptions): Promise<void> 
   supervisor.start();
   try {
     const readyUrls = [
-      `http://127.0.0.1:${httpPort}/readyz`,
-      `http://127.0.0.1:${httpPort + 2}/readyz`,
-      `http://127.0.0.1:${apiPort}/healthz`,
+      ...(included('processors') ? [`http://127.0.0.1:${httpPort}/readyz`] : []),
+      ...(included('connector') ? [`http://127.0.0.1:${httpPort + 2}/readyz`] : []),
+      ...(included('api') ? [`http://127.0.0.1:${apiPort}/healthz`] : []),
     ];
     const ready = await waitFor(
       async () =>
@@ -304,11 +315,23 @@ export async function benchPipelineRss(opts: PipelineRssOptions): Promise<void> 
     };
 
     const idle = await sample('idle');
-    let loaded: (Awaited<ReturnType<typeof sample>> & { registrations: number; seconds: number }) | undefined;
+    let loaded:
+      | (Awaited<ReturnType<typeof sample>> & {
+          registrations: number;
+          seconds: number;
+          settleSeconds: number;
+        })
+      | undefined;
+    if (opts.load && !(included('api') && included('connector') && included('processors')))
+      throw new Error('--load needs the api, the connector and the processors');
     if (opts.load) {
       const load = await applyLoad(config, opts.load, database);
-      await new Promise((r) => setTimeout(r, opts.settleSeconds * 1_000));
-      loaded = { ...load, ...(await sample('loaded')) };
+      await new Promise((r) => setTimeout(r, (opts.loadedSettleSeconds ?? opts.settleSeconds) * 1_000));
+      loaded = {
+        ...load,
+        settleSeconds: opts.loadedSettleSeconds ?? opts.settleSeconds,
+        ...(await sample('loaded')),
+      };
     }
 
     const services = await withServiceMemory(await status(base));

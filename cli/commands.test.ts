@@ -41,10 +41,12 @@ describe('regflow command files', () => {
 });
 
 describe('npm start components', () => {
-  it('run every processor of processors/index.ts in the processors process', () => {
-    const processors = pipelineComponents(loadConfig()).find((c) => c.name === 'processors');
-    const args = processors?.args ?? [];
-    const named = args.slice(args.indexOf('run') + 1);
-    expect([...named].sort()).toEqual(Object.keys(PROCESSORS).sort());
+  it('run every processor of processors/index.ts and the schedulers in the processors process', () => {
+    const components = pipelineComponents(loadConfig());
+    expect(components.map((c) => c.name)).toEqual(['processors', 'api', 'connector']);
+    const args = components[0]!.args;
+    const after = args.slice(args.indexOf('run') + 1);
+    expect(after.filter((a) => a.startsWith('--'))).toEqual(['--with-schedulers']);
+    expect(after.filter((a) => !a.startsWith('--')).sort()).toEqual(Object.keys(PROCESSORS).sort());
   });
 });
