@@ -22,6 +22,8 @@ import type { NormalizedEntry } from '../registration/eligibility.ts';
 import { DemandTable } from '../stores/demand-table.ts';
 import { pipelineStateFile } from '../supervisor/state.ts';
 import { Supervisor } from '../supervisor/supervisor.ts';
+import { topology } from '../topology/index.ts';
+import { retryTopicName } from '../topology/types.ts';
 
 // `npm run bench -- pipeline-rss`: the resident memory of the pipeline `npm start` supervises —
 // the same components with the same command lines (cli/start.ts pipelineComponents), started by
@@ -63,6 +65,35 @@ async function liveGroups(config: Readonly<Config>, groups: string[]): Promise<s
   try {
     const { groups: described } = await admin.describeGroups(groups);
     return described.filter((g) => g.members.length > 0).map((g) => g.groupId);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * The processors' groups with records still to handle (input and retry topics): the benchmark's
+ * processors would handle someone else's records into the benchmark's own database and move the
+ * real groups' offsets past them, and "idle" would not be idle.
+ */
+async function laggingGroups(config: Readonly<Config>): Promise<string[]> {
+  const admin = createKafka(config.kafka).admin();
+  await admin.connect();
+  try {
+    const out: string[] = [];
+    for (const p of topology.processors) {
+      const topics = [...p.inputs, ...p.retry.tierDelaysMs.map((_, i) => retryTopicName(p.name, i + 1))];
+      let lag = 0;
+      for (const topic of topics) {
+        const ends = await admin.fetchTopicOffsets(topic).catch(() => []);
+        const [committed] = await admin.fetchOffsets({ groupId: p.name, topics: [topic] });
+        for (const end of ends) {
+          const at = Number(committed?.partitions.find((c) => c.partition === end.partition)?.offset ?? -1);
+          lag += Number(end.high) - Math.max(at, Number(end.low));
+        }
+      }
+      if (lag > 0) out.push(`${p.name} (${lag})`);
+    }
+    return out;
   } finally {
     await admin.disconnect();
   }
@@ -194,6 +225,12 @@ export async function benchPipelineRss(opts: PipelineRssOptions): Promise<void> 
   if (busy.length > 0) {
     throw new Error(
       `consumer groups ${busy.join(', ')} have live members (a pipeline is running): not measuring`,
+    );
+  }
+  const lagging = isolated ? [] : await laggingGroups(base);
+  if (lagging.length > 0) {
+    throw new Error(
+      `consumer groups ${lagging.join(', ')} have records to handle: the benchmark would handle them into its own database (let the pipeline drain them first): not measuring`,
     );
   }
   let httpPort = await freePort();
