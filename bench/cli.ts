@@ -51,10 +51,35 @@ program
     "run the components from npm run build's dist/ (as the image does) instead of through tsx",
   )
   .option('--node-options <flags>', 'NODE_OPTIONS of the components, e.g. --max-semi-space-size=2')
-  .action(async (opts: { settle: number; samples: number; compiled?: boolean; nodeOptions?: string }) => {
-    await benchPipelineRss({ ...opts, settleSeconds: opts.settle });
-    process.exit(0);
-  });
+  .option('--dist <dir>', 'with --compiled: run another build (e.g. an earlier commit, to compare)')
+  .option('--load <n>', 'then write N registrations through the pipeline and sample again', positive)
+  .option(
+    '--loaded-settle <seconds>',
+    'seconds between the load and its samples (default: --settle)',
+    positive,
+  )
+  .option(
+    '--only <components>',
+    'only these components, comma-separated (e.g. api,connector,schedulers)',
+    (v) => v.split(','),
+  )
+  .option('--breakdown', 'heap, external, handles and connections per component (a preloaded probe)')
+  .action(
+    async (opts: {
+      settle: number;
+      samples: number;
+      compiled?: boolean;
+      dist?: string;
+      nodeOptions?: string;
+      load?: number;
+      loadedSettle?: number;
+      only?: string[];
+      breakdown?: boolean;
+    }) => {
+      await benchPipelineRss({ ...opts, settleSeconds: opts.settle, loadedSettleSeconds: opts.loadedSettle });
+      process.exit(0);
+    },
+  );
 
 program
   .command('analytics')

@@ -15,8 +15,12 @@ export function registerRun(program: Command): void {
       '--clock <spec>',
       'the clock time decisions read: system, or simulated:<ISO start>[,speed=N][,anchor=EPOCH_MS] (default: REGFLOW_CLOCK)',
     )
+    .option(
+      '--with-schedulers',
+      'also run one scheduler replica in this process (`regflow schedulers run`, on the same clock)',
+    )
     .argument('<processor...>', `one or more of: ${Object.keys(PROCESSORS).join(', ')}`)
-    .action(async (names: string[], opts: { clock?: string }) => {
+    .action(async (names: string[], opts: { clock?: string; withSchedulers?: boolean }) => {
       const unknown = names.filter((n) => !PROCESSORS[n]);
       if (unknown.length > 0) {
         throw new UsageError(
@@ -33,6 +37,16 @@ export function registerRun(program: Command): void {
         definitions: names.map((n) => PROCESSORS[n]!()),
         logger,
       });
+      // Beside the processors (npm start): one process less, the same replica as its own process would run.
+      const schedulers = opts.withSchedulers
+        ? await (await import('./schedulers.ts'))
+            .startSchedulerReplica(config, logger)
+            .catch(async (err: unknown) => {
+              await running.stop();
+              throw err;
+            })
+        : undefined;
+      const parts = [running, ...(schedulers ? [schedulers] : [])];
       let signals = 0;
       const shutdown = (signal: NodeJS.Signals) => {
         signals++;
@@ -44,10 +58,16 @@ export function registerRun(program: Command): void {
           { processors: names, signal },
           'stopping: finishing the transactions in hand, then leaving the groups',
         );
-        void running.stop();
+        for (const part of parts) void part.stop();
       };
       process.on('SIGTERM', shutdown);
       process.on('SIGINT', shutdown);
-      await running.done;
+      try {
+        await Promise.all(parts.map((p) => p.done));
+      } catch (err) {
+        // One part failed for good: stop the other gracefully, then exit non-zero (a supervisor restarts us).
+        await Promise.allSettled(parts.map((p) => p.stop()));
+        throw err;
+      }
     });
 }

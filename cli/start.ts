@@ -6,7 +6,6 @@ import { type Config, loadConfig, REPO_ROOT } from '../config/index.ts';
 import { up } from '../infra/stack.ts';
 import { createSchemaRegistry } from '../lib/clients.ts';
 import { waitFor } from '../lib/retry.ts';
-import { PROCESSORS } from '../processors/index.ts';
 import { Codec } from '../runtime/codec.ts';
 import { loadSchema } from '../schemas/index.ts';
 import { pipelineStateFile } from '../supervisor/state.ts';
@@ -69,8 +68,14 @@ const regflow = (...args: string[]) => ({
 
 /**
  * The pipeline's long-running parts, one supervised process each. Every processor shares one
- * process (`regflow run a b c`: one consumer group each, one set of clients), which keeps the
- * pipeline's memory to a few processes rather than one per processor.
+ * process (`regflow run a b c`: one consumer group each, one set of clients), and the scheduler
+ * replica runs in it too (`--with-schedulers`): a node process costs ~90 MiB before it does
+ * anything (the binary, kafkajs, the registry client, pino…), the scheduler itself a few, so its
+ * own process was most of the pipeline's memory over the 600 MiB goal (README: Memory). The API
+ * and the connector keep their own processes: the fans' entry point and the ingestion path fail
+ * and restart on their own. The processors are named from the topology (data), not from
+ * processors/index.ts: importing every processor's code would cost the supervisor's own memory (a
+ * test checks both list the same processors).
  */
 export function pipelineComponents(config: Readonly<Config>): Component[] {
   const port = config.runtime.httpPort;
@@ -78,11 +83,10 @@ export function pipelineComponents(config: Readonly<Config>): Component[] {
   return [
     {
       name: 'processors',
-      ...regflow('run', ...Object.keys(PROCESSORS)),
+      ...regflow('run', '--with-schedulers', ...topology.processors.map((p) => p.name)),
       env: { REGFLOW_HTTP_PORT: String(at(port)) },
       ...(port === 0 ? {} : { readyUrl: `http://${config.runtime.httpHost}:${port}/readyz` }),
     },
-    { name: 'schedulers', ...regflow('schedulers', 'run'), env: { REGFLOW_HTTP_PORT: String(at(port + 1)) } },
     {
       name: 'api',
       ...regflow('api'),

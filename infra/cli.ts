@@ -35,13 +35,14 @@ function servicesTable(reports: ServiceReport[]): string {
 
 function pipelineTable(pipeline: PipelineMemory): string {
   return formatTable(
-    ['component', 'state', 'pid', 'restarts', 'memory'],
+    ['component', 'state', 'pid', 'restarts', 'memory (RSS)', 'PSS'],
     pipeline.components.map((c) => [
       c.name,
       c.state,
       c.pid === undefined ? '' : String(c.pid),
       String(c.restarts),
       mib(c.rssMiB),
+      mib(c.pssMiB),
     ]),
   );
 }
@@ -105,7 +106,7 @@ program
     console.log(
       [
         `memory (RSS): services ${t.servicesMiB} MiB`,
-        `pipeline ${t.pipelineMiB} MiB (${goal} the ${PIPELINE_MEMORY_GOAL_MIB} MiB goal)`,
+        `pipeline ${t.pipelineMiB} MiB (${goal} the ${PIPELINE_MEMORY_GOAL_MIB} MiB goal${t.pipelinePssMiB === undefined ? '' : `; PSS ${t.pipelinePssMiB} MiB`})`,
         `supervisor ${t.supervisorMiB} MiB`,
         `total ${t.totalMiB} MiB`,
       ].join(' · '),

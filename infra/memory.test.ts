@@ -103,9 +103,16 @@ describe('process memory', () => {
       sup.status().map((s) => [s.name, 'running', s.pid]),
     );
     expect(pipeline.components.every((c) => (c.rssMiB ?? 0) > 0)).toBe(true);
+    // PSS: the ballast is the heavy one's own (counted whole); pages shared with the other node
+    // processes (the binary) are split, so no component's PSS exceeds its RSS.
+    const heavy = pipeline.components.find((c) => c.name === 'heavy')!;
+    expect(heavy.pssMiB).toBeGreaterThan(64);
+    for (const c of pipeline.components) expect(c.pssMiB!, c.name).toBeLessThanOrEqual(c.rssMiB! + 1);
+    expect(pipeline.supervisorPssMiB).toBeGreaterThan(0);
 
     const totals = memoryTotals([], pipeline);
     expect(totals.pipelineMiB).toBe(pipeline.components.reduce((a, c) => a + c.rssMiB!, 0));
+    expect(totals.pipelinePssMiB).toBe(pipeline.components.reduce((a, c) => a + c.pssMiB!, 0));
     expect(totals.totalMiB).toBe(totals.pipelineMiB + totals.supervisorMiB);
 
     await sup.stop();

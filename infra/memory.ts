@@ -36,26 +36,58 @@ export function processTable(): Map<number, ProcInfo> {
   return table;
 }
 
-/** Resident memory of a process and all its descendants, in MiB; undefined when it is gone. */
-export function treeRssMiB(pid: number, table: Map<number, ProcInfo> = processTable()): number | undefined {
-  if (!table.has(pid)) return undefined;
+/** A process and all its descendants; empty when it is gone. */
+function treePids(pid: number, table: Map<number, ProcInfo>): number[] {
+  if (!table.has(pid)) return [];
   const children = new Map<number, number[]>();
   for (const [p, info] of table) children.set(info.ppid, [...(children.get(info.ppid) ?? []), p]);
-  let kib = 0;
   const seen = new Set<number>();
   const queue = [pid];
   while (queue.length > 0) {
     const p = queue.pop()!;
     if (seen.has(p)) continue;
     seen.add(p);
-    kib += table.get(p)?.rssKiB ?? 0;
     queue.push(...(children.get(p) ?? []));
   }
-  return Math.round(kib / 1024);
+  return [...seen];
+}
+
+/** Resident memory of a process and all its descendants, in MiB; undefined when it is gone. */
+export function treeRssMiB(pid: number, table: Map<number, ProcInfo> = processTable()): number | undefined {
+  const pids = treePids(pid, table);
+  if (pids.length === 0) return undefined;
+  return Math.round(pids.reduce((kib, p) => kib + (table.get(p)?.rssKiB ?? 0), 0) / 1024);
+}
+
+/**
+ * Proportional set size of a process and its descendants, in MiB: each page shared with other
+ * processes (the node binary, libraries) counted as its share, so the PSS of several processes
+ * adds up to what they take together (/proc/<pid>/smaps_rollup); undefined when unreadable.
+ */
+export function treePssMiB(pid: number, table: Map<number, ProcInfo> = processTable()): number | undefined {
+  const pids = treePids(pid, table);
+  let kib = 0;
+  for (const p of pids) {
+    const own = pssKiB(p);
+    if (own === undefined) return undefined;
+    kib += own;
+  }
+  return pids.length === 0 ? undefined : Math.round(kib / 1024);
+}
+
+function pssKiB(pid: number): number | undefined {
+  try {
+    const pss = /^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1];
+    return pss === undefined ? undefined : Number(pss);
+  } catch {
+    return undefined;
+  }
 }
 
 export interface ComponentMemory extends ComponentStatus {
   rssMiB?: number;
+  /** Its proportional share (treePssMiB): what it adds to the machine's memory. */
+  pssMiB?: number;
 }
 
 export interface PipelineMemory {
@@ -63,6 +95,7 @@ export interface PipelineMemory {
   startedAt: string;
   /** The supervisor process alone (its children are the components). */
   supervisorRssMiB?: number;
+  supervisorPssMiB?: number;
   components: ComponentMemory[];
 }
 
@@ -78,14 +111,21 @@ export function pipelineMemory(
   const state = readPipelineState(pipelineStateFile(config.paths.dataDir));
   if (!state || !isAlive(state.supervisorPid)) return null;
   const supervisorKiB = table.get(state.supervisorPid)?.rssKiB;
+  const supervisorPssKiB = pssKiB(state.supervisorPid);
   return {
     supervisorPid: state.supervisorPid,
     startedAt: state.startedAt,
     ...(supervisorKiB === undefined ? {} : { supervisorRssMiB: Math.round(supervisorKiB / 1024) }),
+    ...(supervisorPssKiB === undefined ? {} : { supervisorPssMiB: Math.round(supervisorPssKiB / 1024) }),
     components: state.components.map((c) => {
       const own = c.pid !== undefined && table.get(c.pid)?.ppid === state.supervisorPid;
       const rssMiB = own ? treeRssMiB(c.pid!, table) : undefined;
-      return { ...c, ...(rssMiB === undefined ? {} : { rssMiB }) };
+      const pssMiB = own ? treePssMiB(c.pid!, table) : undefined;
+      return {
+        ...c,
+        ...(rssMiB === undefined ? {} : { rssMiB }),
+        ...(pssMiB === undefined ? {} : { pssMiB }),
+      };
     }),
   };
 }
@@ -124,7 +164,10 @@ export async function withServiceMemory(
 
 export interface MemoryTotals {
   servicesMiB: number;
+  /** The components' RSS summed: pages they share (the node binary) count once per process. */
   pipelineMiB: number;
+  /** The components' PSS summed: what they take together; undefined when a component's is unknown. */
+  pipelinePssMiB?: number;
   supervisorMiB: number;
   totalMiB: number;
 }
@@ -137,5 +180,14 @@ export function memoryTotals(
   const servicesMiB = sum(services.map((s) => s.rssMiB));
   const pipelineMiB = sum(pipeline?.components.map((c) => c.rssMiB) ?? []);
   const supervisorMiB = pipeline?.supervisorRssMiB ?? 0;
-  return { servicesMiB, pipelineMiB, supervisorMiB, totalMiB: servicesMiB + pipelineMiB + supervisorMiB };
+  const pss = pipeline?.components.map((c) => c.pssMiB) ?? [];
+  const pipelinePssMiB =
+    pipeline && pss.every((x) => x !== undefined) && pss.length > 0 ? sum(pss) : undefined;
+  return {
+    servicesMiB,
+    pipelineMiB,
+    ...(pipelinePssMiB === undefined ? {} : { pipelinePssMiB }),
+    supervisorMiB,
+    totalMiB: servicesMiB + pipelineMiB + supervisorMiB,
+  };
 }

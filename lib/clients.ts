@@ -85,12 +85,18 @@ export function createS3(cfg: Config['s3']): S3Client {
   });
 }
 
-/** Timeouts: a server that stops answering fails the operation (MongoNetworkTimeoutError / MongoServerSelectionError, both retriable) instead of hanging it. */
+/**
+ * Timeouts: a server that stops answering fails the operation (MongoNetworkTimeoutError /
+ * MongoServerSelectionError, both retriable) instead of hanging it. A pooled connection idle for a
+ * minute is closed: after a burst (13 processors writing at once open up to the pool's 100) the
+ * process and the server would otherwise keep them all for good.
+ */
 export function createMongo(cfg: Config['mongodb']): MongoClient {
   return new MongoClient(cfg.url, {
     serverSelectionTimeoutMS: cfg.serverSelectionTimeoutMs,
     connectTimeoutMS: 3_000,
     socketTimeoutMS: cfg.socketTimeoutMs,
+    maxIdleTimeMS: 60_000,
   });
 }
 

@@ -37,6 +37,13 @@ export interface ProcessorConsumer {
   readonly crashed: Promise<never>;
 }
 
+/**
+ * A partition producer no batch used for this long is closed (PartitionProducers.closeIdle): after
+ * a burst, a processor keeps no producer per partition it once handled. Longer than the retry
+ * tiers' waits up to 30 s, so a tier being drained keeps its producers.
+ */
+export const PRODUCER_IDLE_MS = 60_000;
+
 /** kafkajs's Batch keeps where its fetch started, but its types do not say so. */
 const fetchedOffsetOf = (batch: EachBatchPayload['batch']) =>
   (batch as unknown as { fetchedOffset: string }).fetchedOffset;
@@ -147,17 +154,22 @@ export async function startProcessorConsumer(deps: ProcessorConsumerDeps): Promi
       active: () => isRunning() && !isStale(),
       pauseUntil: (until) => pauseUntil(topic, partition, until),
     };
-    await handlePartitionBatch(
-      {
-        topic,
-        partition,
-        fetchedOffset: fetchedOffsetOf(batch),
-        lastOffset: batch.lastOffset(),
-        messages: batch.messages,
-      },
-      io,
-      work(topic, log, heartbeat),
-    );
+    producers.hold(topic, partition);
+    try {
+      await handlePartitionBatch(
+        {
+          topic,
+          partition,
+          fetchedOffset: fetchedOffsetOf(batch),
+          lastOffset: batch.lastOffset(),
+          messages: batch.messages,
+        },
+        io,
+        work(topic, log, heartbeat),
+      );
+    } finally {
+      producers.release(topic, partition);
+    }
   }
 
   await consumer.connect();
@@ -169,6 +181,11 @@ export async function startProcessorConsumer(deps: ProcessorConsumerDeps): Promi
     eachBatch,
   });
   logger.info({ inputs: consumed, outputs: spec.outputs }, 'processor started');
+  const reaper = setInterval(() => {
+    const closed = producers.closeIdle(PRODUCER_IDLE_MS);
+    if (closed > 0) logger.debug({ closed, open: producers.size }, 'idle partition producers closed');
+  }, PRODUCER_IDLE_MS / 4);
+  reaper.unref();
 
   let stopped: Promise<void> | null = null;
   return {
@@ -177,6 +194,7 @@ export async function startProcessorConsumer(deps: ProcessorConsumerDeps): Promi
     stop: (timeoutMs) => {
       stopped ??= (async () => {
         stopping = true;
+        clearInterval(reaper);
         for (const t of resumeTimers) clearTimeout(t);
         // disconnect() lets the batch in hand finish (its transaction commits or aborts), then
         // leaves the group so the partitions move at once instead of after the session timeout.

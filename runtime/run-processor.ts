@@ -1,3 +1,4 @@
+import type { Admin } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import { createKafka, createSchemaRegistry } from '../lib/clients.ts';
@@ -12,8 +13,14 @@ import { ResourcePool } from './resources.ts';
 import type { AnyProcessorDefinition, FaultHooks } from './types.ts';
 
 // A processor process: one or more processors (`regflow run a b c`) sharing one HTTP endpoint
-// (/healthz, /readyz, /metrics), one resource pool (a MongoDB client opened once, whoever uses it)
-// and one graceful stop. Each processor is its own consumer group (processor-consumer.ts).
+// (/healthz, /readyz, /metrics), one resource pool (a MongoDB client opened once, whoever uses it),
+// one Kafka admin client and one schema registry client, and one graceful stop. Each processor is
+// its own consumer group (processor-consumer.ts) with its own transactional producers.
+//
+// One admin, not one per processor: an admin's client keeps the metadata of every topic on the
+// cluster (listTopics), and each admin holds its own broker connections; 13 of them in `npm
+// start`'s processors process cost memory for nothing (README: Memory). One registry client: the
+// parsed schemas are cached once per process, whichever processor decoded them first.
 
 export interface RunProcessorsOptions {
   config: Readonly<Config>;
@@ -66,6 +73,19 @@ export async function runProcessors(opts: RunProcessorsOptions): Promise<Running
   });
 
   const closers: (() => Promise<void>)[] = [];
+  const registry = createSchemaRegistry(config.schemaRegistry);
+  let shared: { admin: Admin; topics: Set<string> } | undefined;
+  const sharedAdmin = async () => {
+    if (shared) return shared;
+    const admin = createKafka(config.kafka, {
+      clientId: `${config.kafka.clientId}-admin`,
+      logCreator: kafkaLogCreator(logger),
+    }).admin();
+    closers.push(() => admin.disconnect().catch(() => {}));
+    await admin.connect();
+    shared = { admin, topics: new Set(await admin.listTopics()) };
+    return shared;
+  };
   let settle!: { resolve: () => void; reject: (err: unknown) => void };
   const done = new Promise<void>((resolve, reject) => {
     settle = { resolve, reject };
@@ -111,20 +131,16 @@ export async function runProcessors(opts: RunProcessorsOptions): Promise<Running
       clientId: `${config.kafka.clientId}-${spec.name}`,
       logCreator: kafkaLogCreator(log),
     });
-    const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
+    const codec = new Codec(registry);
     for (const [topic, schema] of Object.entries(definition.outputSchemas))
       await codec.register(topic, schema);
     for (const topic of spec.outputs) codec.schemaId(topic);
     const resources = await pool.acquire(definition.resources);
-    const admin = kafka.admin();
-    await admin.connect();
-    const close = async () => {
-      await admin.disconnect().catch(() => {});
-      await pool.release(definition.resources);
-    };
+    const close = () => pool.release(definition.resources);
     try {
+      const { admin, topics } = await sharedAdmin();
       const retryTopics = spec.retry.tierDelaysMs.map((_, i) => retryTopicName(spec.name, i + 1));
-      await requireTopics(admin, [
+      await requireTopics(admin, topics, [
         ...spec.inputs,
         ...retryTopics,
         ...spec.outputs,
@@ -163,12 +179,14 @@ export function runProcessor(
   });
 }
 
+/** Every topic must exist: looked up in `known` (listed once per process), then asked again. */
 async function requireTopics(
   admin: { listTopics(): Promise<string[]> },
+  known: Set<string>,
   topics: readonly string[],
 ): Promise<void> {
-  const existing = new Set(await admin.listTopics());
-  const missing = topics.filter((t) => !existing.has(t));
+  if (topics.some((t) => !known.has(t))) for (const t of await admin.listTopics()) known.add(t);
+  const missing = topics.filter((t) => !known.has(t));
   if (missing.length > 0) {
     throw new PermanentError(`missing topic(s) ${missing.join(', ')}: run \`regflow topics create\` first`);
   }

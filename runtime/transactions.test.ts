@@ -162,6 +162,40 @@ describe('PartitionProducers', () => {
   });
 });
 
+describe('PartitionProducers.closeIdle', () => {
+  it('closes the producers no batch held for the idle time; the next batch opens and fences a new one', async () => {
+    const f = fakes({ 0: '5', 1: '9' });
+    const producers = new PartitionProducers(f.kafka, f.admin, GROUP);
+    producers.rebalanced({ [T]: [0, 1] });
+    await producers.acquire(T, 0);
+    await producers.acquire(T, 1);
+    const t0 = Date.now();
+    producers.hold(T, 1);
+    producers.release(T, 1, t0 + 50_000); // partition 1 was used 50 s later than partition 0
+    expect(producers.closeIdle(60_000, t0 + 59_000)).toBe(0);
+    expect(producers.closeIdle(60_000, t0 + 61_000)).toBe(1);
+    expect(f.opened.map((p) => p.disconnected)).toEqual([true, false]);
+    expect(producers.size).toBe(1);
+    const reopened = await producers.acquire(T, 0);
+    expect(reopened).toMatchObject({ opened: true, state: { next: 5n } });
+    expect(f.calls.slice(-4)).toEqual(['connect', 'transaction', 'abort', 'fetchOffsets']);
+  });
+
+  it('never closes the producer of a partition whose batch is in hand, however long it runs', async () => {
+    const f = fakes();
+    const producers = new PartitionProducers(f.kafka, f.admin, GROUP);
+    producers.rebalanced({ [T]: [0] });
+    producers.hold(T, 0);
+    await producers.acquire(T, 0);
+    const later = Date.now() + 10 * 60_000;
+    expect(producers.closeIdle(60_000, later)).toBe(0);
+    producers.release(T, 0, later);
+    expect(producers.closeIdle(60_000, later + 1_000)).toBe(0);
+    expect(producers.closeIdle(60_000, later + 60_000)).toBe(1);
+    expect(f.opened[0]?.disconnected).toBe(true);
+  });
+});
+
 describe('splitForSend', () => {
   const message = (topic: string, bytes: number, n: number) => ({
     topic,

@@ -14,6 +14,8 @@ export interface PartitionState {
   generation: number;
   /** Next offset to handle, as committed for the group; null when the group never committed. */
   next: bigint | null;
+  /** When a batch last held it (or it opened): closeIdle's clock. */
+  lastUsed: number;
 }
 
 export const transactionalIdOf = (processor: string, topic: string, partition: number) =>
@@ -121,6 +123,8 @@ export function splitForSend(
 
 export class PartitionProducers {
   private readonly partitions = new Map<string, PartitionState>();
+  /** Batches in hand per partition: a held partition's producer is never closed as idle. */
+  private readonly holds = new Map<string, number>();
   /** The partitions of the current generation's assignment; a producer opens only for these. */
   private assigned = new Set<string>();
   private generation = 0;
@@ -180,6 +184,43 @@ export class PartitionProducers {
     }
     this.partitions.set(key, state);
     return { state, opened: true };
+  }
+
+  /** A batch of the partition is in hand (from before its acquire until after its last commit). */
+  hold(topic: string, partition: number): void {
+    const key = keyOf(topic, partition);
+    this.holds.set(key, (this.holds.get(key) ?? 0) + 1);
+  }
+
+  release(topic: string, partition: number, now = Date.now()): void {
+    const key = keyOf(topic, partition);
+    const n = (this.holds.get(key) ?? 0) - 1;
+    if (n > 0) this.holds.set(key, n);
+    else this.holds.delete(key);
+    const state = this.partitions.get(key);
+    if (state) state.lastUsed = now;
+  }
+
+  /**
+   * Closes the producers no batch held for `idleMs`: each holds its own broker connections, and
+   * after a burst of records a processor process would otherwise keep one per partition it ever
+   * handled until the next rebalance. The partition's next batch opens (and fences) a new one and
+   * re-reads the committed offset, as after a rebalance. Returns how many it closed.
+   */
+  closeIdle(idleMs: number, now = Date.now()): number {
+    let closed = 0;
+    for (const [key, state] of [...this.partitions]) {
+      if (this.holds.has(key) || now - state.lastUsed < idleMs) continue;
+      this.partitions.delete(key);
+      void state.producer.disconnect().catch(() => {});
+      closed++;
+    }
+    return closed;
+  }
+
+  /** Producers open now. */
+  get size(): number {
+    return this.partitions.size;
   }
 
   async drop(topic: string, partition: number): Promise<void> {
@@ -250,7 +291,8 @@ export class PartitionProducers {
       // Fenced: the previous owner's transaction is over, and from Kafka 3.9.1 on (KAFKA-17507)
       // its offsets are applied before it counts as over, so one read now is the truth (README:
       // minimum broker version).
-      return { producer, generation, next: await this.committedOffset(topic, partition) };
+      const next = await this.committedOffset(topic, partition);
+      return { producer, generation, next, lastUsed: Date.now() };
     } catch (err) {
       await producer.disconnect().catch(() => {});
       throw err;
