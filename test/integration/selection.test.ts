@@ -37,15 +37,12 @@ import {
 } from '../selection-harness.ts';
 import { config, uniqueName } from '../support.ts';
 
-// Scenario 1 of the spec, scaled to CI time (3,000 eligible fans and 50 codes in LA), on the real
-// services, with every selection processor in child processes: exact winners with distinct codes,
-// losers false without a code, stats, codes assigned; a TM market's shared code; too few codes;
-// rows without globalUserId; the refusal before replication caught up; a second wave; a
+// The rules of the draw on a scaled Scenario 1 (3,000 eligible fans and 50 codes in LA), on the
+// real services, with every selection processor in child processes: exact winners with distinct
+// codes, losers false without a code, stats, codes assigned; a TM market's shared code; too few
+// codes; rows without globalUserId; the refusal before replication caught up; a second wave; a
 // redelivered request; a replay of the results from earliest with the saver killed mid-run; audit.
-// Scaled because the spec's 50,000 / 500 takes far longer than a CI test may here (this file takes
-// ~5 min at 3,000 under load): moto absorbs ~65–150 conditional UpdateItem/s, and FerretDB's
-// updates slow down with the collection (500 winner rows of a 50,000-row market: > 25 min). The
-// full size runs as `npm run bench -- selection` (README, Selection, "Benchmark").
+// Scenario 1 at the spec's size (50,000 / 500) is test/integration/scenario1.test.ts.
 
 const FANS = 3_000;
 const WINNERS = 50;
