@@ -225,13 +225,15 @@ export class MongoCodeStore {
       const holder = await this.claims.findOne({ _id }, { projection: { runId: 1 } });
       if (holder?.runId !== runId) return false;
     }
-    // Only the claim's holder writes the code's state: no concurrent writer to race with.
-    await retried(() =>
-      this.codes.updateOne(
-        { _id, status: 'available' },
-        { $set: { status: 'reserved', runId, reservedAt: at } },
-      ),
-    );
+    // Only the claim's holder writes the code's state: no concurrent writer to race with. The
+    // guard is read by _id and the write goes by _id alone: FerretDB serves only an `_id`-only
+    // filter from its key (`{_id, status}` scanned the pool on every claim: 10,000 claims took
+    // O(pool²), most of a 1,000,000-row draw).
+    const doc = await retried(() => this.codes.findOne({ _id }, { projection: { status: 1 } }));
+    if (doc?.status === 'available')
+      await retried(() =>
+        this.codes.updateOne({ _id }, { $set: { status: 'reserved', runId, reservedAt: at } }),
+      );
     return true;
   }
 
@@ -290,16 +292,22 @@ export class MongoCodeStore {
     const claims = await this.claims.find({ campaignId, marketId, runId }).toArray();
     const released = await mapLimit(claims, 8, async (c) => {
       if (kept.has(c.code)) return 0;
-      const doc = await this.codes.findOne({ _id: c._id }, { projection: { status: 1 } });
+      const doc = await this.codes.findOne({ _id: c._id }, { projection: { status: 1, runId: 1 } });
       if (doc?.status === 'assigned') return 0;
-      const r = await retried(() =>
-        this.codes.updateOne(
-          { _id: c._id, runId, status: 'reserved' },
-          { $set: { status: 'available' }, $unset: { runId: '', reservedAt: '' } },
-        ),
-      );
-      await retried(() => this.claims.deleteOne({ _id: c._id, runId }));
-      return r.modifiedCount;
+      // Read by _id, written by _id alone (see claim): only this run's claim holder writes it.
+      let modified = 0;
+      if (doc?.status === 'reserved' && doc.runId === runId) {
+        const r = await retried(() =>
+          this.codes.updateOne(
+            { _id: c._id },
+            { $set: { status: 'available' }, $unset: { runId: '', reservedAt: '' } },
+          ),
+        );
+        modified = r.modifiedCount;
+      }
+      // The claim was listed by runId: this run's, deleted by _id alone.
+      await retried(() => this.claims.deleteOne({ _id: c._id }));
+      return modified;
     });
     return released.reduce((a, b) => a + b, 0);
   }
