@@ -9,7 +9,14 @@ import type {
   SelectionStats,
   SelectionThreshold,
 } from '../../schemas/types.generated.ts';
-import { type Candidate, candidate, compareCandidates, pairCodes, TopN } from '../../selection/draw.ts';
+import {
+  type Candidate,
+  candidate,
+  compareCandidates,
+  pairCodes,
+  scoreOrder,
+  TopN,
+} from '../../selection/draw.ts';
 import type { ScanRow } from '../../selection/scan.ts';
 import type { RunDoc, SeedDoc } from '../../selection/store.ts';
 
@@ -150,6 +157,10 @@ export async function rankMarket(
     }
     if (!isCandidate(row, o.runId)) continue;
     candidates++;
+    // A row whose score alone ranks it after the worst kept cannot enter: no HMAC (nor its garbage)
+    // for most rows of a scored market.
+    const worst = top.worst;
+    if (worst && scoreOrder(row.score, worst) > 0) continue;
     top.offer(candidate(o.seed, { globalUserId: row.globalUserId, score: row.score ?? null }));
   }
   if (lastId !== undefined && total % o.pageSize !== 0) pageEnds.push(lastId);
@@ -423,8 +434,17 @@ async function emitPage(
   for await (const row of scan.rows) {
     if (++rows % HEARTBEAT_ROWS === 0) await ctx.heartbeat?.();
     if (!isCandidate(row, runId)) continue;
-    const c = candidate(seed.seed, { globalUserId: row.globalUserId, score: row.score ?? null });
-    if (compareCandidates(c, threshold) <= 0) continue; // a winner of this run
+    // A winner of this run ranks at or before the threshold; the HMAC only for a tie of scores.
+    const byScore = scoreOrder(row.score, threshold);
+    if (byScore < 0) continue;
+    if (
+      byScore === 0 &&
+      compareCandidates(
+        candidate(seed.seed, { globalUserId: row.globalUserId, score: row.score ?? null }),
+        threshold,
+      ) <= 0
+    )
+      continue;
     losers.push(row.globalUserId);
     count++;
     // The page owns `batches` batch numbers; should its rows have grown since the ranking, its
