@@ -151,6 +151,7 @@ program
   .option('--max-minutes <n>', 'report the run incomplete after this long', positive, 30)
   .option('--page-size <n>', "the planner's rows per page of losers (default: the processor's)", positive)
   .option('--no-store-limit', 'skip the plain-loop store limit after the run')
+  .option('--reuse-db <name>', 'a database a killed earlier run left seeded: no seeding (dropped at the end)')
   .action(
     async (opts: {
       fans: number;
@@ -159,6 +160,7 @@ program
       maxMinutes: number;
       pageSize?: number;
       storeLimit: boolean;
+      reuseDb?: string;
     }) => {
       await benchSelection(opts);
       process.exit(0);

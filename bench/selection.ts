@@ -160,6 +160,12 @@ export async function benchSelection(opts: {
   pageSize?: number;
   /** False: no plain-loop store limit after the run (a planner-only run at 1,000,000 measures the planner). */
   storeLimit?: boolean;
+  /**
+   * A database an earlier run of this bench left seeded (killed before its cleanup): its scoring
+   * rows, codes and campaign are used as they are (seeding 1,000,000 rows takes ~15 min here); it
+   * is dropped at the end like any.
+   */
+  reuseDb?: string;
 }): Promise<void> {
   const maxRunMs = (opts.maxMinutes ?? 30) * 60_000;
   const { fans, winners } = opts;
@@ -168,9 +174,9 @@ export async function benchSelection(opts: {
   const dynamoFans = plannerOnly ? (storeLimit ? Math.min(fans, DYNAMO_SAMPLE) : 0) : fans;
   const config = loadConfig();
   const base = `bsel-${Date.now().toString(36)}`;
-  const dbName = base.replace(/-/g, '_');
+  const dbName = opts.reuseDb ?? base.replace(/-/g, '_');
   const table = `${base}-demand`;
-  const campaignId = `camp-${base.slice(-6)}`;
+  let campaignId = `camp-${base.slice(-6)}`;
   const topics = {
     requests: `${base}.selection.requests`,
     results: `${base}.selection.results`,
@@ -220,11 +226,15 @@ export async function benchSelection(opts: {
     // The two stores are seeded side by side (BatchWriteItem of 25, 16 in flight; insertMany).
     let since = Date.now();
     const codes = new MongoCodeStore(db);
+    const reused = opts.reuseDb ? await db.collection<{ _id: string }>('campaigns').findOne({}) : null;
+    if (opts.reuseDb && !reused) throw new Error(`--reuse-db ${opts.reuseDb}: no campaign in it`);
+    if (reused) campaignId = reused._id;
     await Promise.all([
       writeEntries(dynamo, table, campaignId, 0, dynamoFans, () => ['LA'], 16).then(() =>
         stage('seedEntriesMs', since),
       ),
       (async () => {
+        if (reused) return; // seeded by the earlier run: its rows, its codes (some reserved by it), its campaign
         await writeScoringRows(db, campaignId, 'LA', 0, fans, (i) => i % 100);
         stage('seedScoringRowsMs', since);
         await codes.init();
@@ -250,10 +260,11 @@ export async function benchSelection(opts: {
     ]);
     await new SelectionStore(db).init();
     const closedAt = new Date();
-    await new MongoCampaignStore(db).create(
-      closedCampaign(campaignId, [{ id: 'LA', ticketer: 'OTHER' }], closedAt),
-      [],
-    );
+    if (!reused)
+      await new MongoCampaignStore(db).create(
+        closedCampaign(campaignId, [{ id: 'LA', ticketer: 'OTHER' }], closedAt),
+        [],
+      );
 
     // The connector and the processors start together: code-marker reads the registrations'
     // changes while the connector is still catching up (a real one has read them long before).
