@@ -181,10 +181,23 @@ program
   .option('--winners <n>', 'winners (and codes)', positive, 500)
   .option('--planner-only', 'only the planner; the DynamoDB store limit projected from 10,000 writes')
   .option('--max-minutes <n>', 'report the run incomplete after this long', positive, 30)
-  .action(async (opts: { fans: number; winners: number; plannerOnly?: boolean; maxMinutes: number }) => {
-    await benchSelection(opts);
-    process.exit(0);
-  });
+  .option('--page-size <n>', "the planner's rows per page of losers (default: the processor's)", positive)
+  .option('--no-store-limit', 'skip the plain-loop store limit after the run')
+  .option('--reuse-db <name>', 'a database a killed earlier run left seeded: no seeding (dropped at the end)')
+  .action(
+    async (opts: {
+      fans: number;
+      winners: number;
+      plannerOnly?: boolean;
+      maxMinutes: number;
+      pageSize?: number;
+      storeLimit: boolean;
+      reuseDb?: string;
+    }) => {
+      await benchSelection(opts);
+      process.exit(0);
+    },
+  );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`bench: ${describeError(err)}`);

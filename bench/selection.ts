@@ -91,11 +91,53 @@ function spawnProcessor(env: Record<string, string>) {
       waitFor(async () => text.includes('"event":"started"'), { timeoutMs: 120_000, intervalMs: 100 }),
     output: () => text,
     peakMb: () => Math.round(peakKb / 1024),
+    /** Resident memory now (VmRSS), MB; null once exited. */
+    rssMb: () => {
+      try {
+        const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        return m ? Math.round(Number(m[1]) / 1024) : null;
+      } catch {
+        return null;
+      }
+    },
     stop: async () => {
       clearInterval(timer);
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
     },
+  };
+}
+
+/**
+ * The planner's stage times from its log lines: the request's call ('selection run ranked': the
+ * pass over the market, code reservation), each page of losers ('selection losers page': its time,
+ * whether it resumed the previous page's cursor), and the run's end ('selection run planned').
+ */
+export function plannerStagesOf(output: string) {
+  const lines = output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as { msg?: string; time?: string; [k: string]: unknown };
+      } catch {
+        return {};
+      }
+    });
+  const ranked = lines.find((l) => l.msg === 'selection run ranked');
+  const pages = lines.filter((l) => l.msg === 'selection losers page');
+  const pageMs = pages.map((p) => Number(p.ms ?? 0));
+  const planned = lines.find((l) => l.msg === 'selection run planned');
+  return {
+    // (A planner from before pages logged its stages on the planned line.)
+    ...(((ranked ?? planned)?.stagesMs as object | undefined) ?? {}),
+    pages: pages.length,
+    pagesMs: pageMs.reduce((a, b) => a + b, 0),
+    pageMaxMs: pageMs.length > 0 ? Math.max(...pageMs) : 0,
+    pagesResumed: pages.filter((p) => p.resumed === true).length,
+    // From the ranked line to the planned line: the pages with their transactions in between.
+    rankedToPlannedMs:
+      ranked?.time && planned?.time ? Date.parse(planned.time) - Date.parse(ranked.time) : null,
   };
 }
 
@@ -115,16 +157,27 @@ export async function benchSelection(opts: {
   plannerOnly?: boolean;
   /** How long the run may take before the bench reports it incomplete and moves on (minutes). */
   maxMinutes?: number;
+  /** The planner's rows per page of losers (FIXTURE_PAGE_SIZE); the processor's default otherwise. */
+  pageSize?: number;
+  /** False: no plain-loop store limit after the run (a planner-only run at 1,000,000 measures the planner). */
+  storeLimit?: boolean;
+  /**
+   * A database an earlier run of this bench left seeded (killed before its cleanup): its scoring
+   * rows, codes and campaign are used as they are (seeding 1,000,000 rows takes ~15 min here); it
+   * is dropped at the end like any.
+   */
+  reuseDb?: string;
 }): Promise<void> {
   const maxRunMs = (opts.maxMinutes ?? 30) * 60_000;
   const { fans, winners } = opts;
   const plannerOnly = opts.plannerOnly ?? false;
-  const dynamoFans = plannerOnly ? Math.min(fans, DYNAMO_SAMPLE) : fans;
+  const storeLimit = opts.storeLimit ?? true;
+  const dynamoFans = plannerOnly ? (storeLimit ? Math.min(fans, DYNAMO_SAMPLE) : 0) : fans;
   const config = loadConfig();
   const base = `bsel-${Date.now().toString(36)}`;
-  const dbName = base.replace(/-/g, '_');
+  const dbName = opts.reuseDb ?? base.replace(/-/g, '_');
   const table = `${base}-demand`;
-  const campaignId = `camp-${base.slice(-6)}`;
+  let campaignId = `camp-${base.slice(-6)}`;
   const topics = {
     requests: `${base}.selection.requests`,
     results: `${base}.selection.results`,
@@ -146,6 +199,7 @@ export async function benchSelection(opts: {
     fans,
     winners,
     mode: plannerOnly ? 'planner-only' : 'end-to-end',
+    ...(opts.pageSize ? { pageSize: opts.pageSize } : {}),
     loadAverage: { start: loadAverage() },
   };
   const load = figures.loadAverage as Record<string, string>;
@@ -173,11 +227,15 @@ export async function benchSelection(opts: {
     // The two stores are seeded side by side (BatchWriteItem of 25, 16 in flight; insertMany).
     let since = Date.now();
     const codes = new MongoCodeStore(db);
+    const reused = opts.reuseDb ? await db.collection<{ _id: string }>('campaigns').findOne({}) : null;
+    if (opts.reuseDb && !reused) throw new Error(`--reuse-db ${opts.reuseDb}: no campaign in it`);
+    if (reused) campaignId = reused._id;
     await Promise.all([
       writeEntries(dynamo, table, campaignId, 0, dynamoFans, () => ['LA'], 16).then(() =>
         stage('seedEntriesMs', since),
       ),
       (async () => {
+        if (reused) return; // seeded by the earlier run: its rows, its codes (some reserved by it), its campaign
         await writeScoringRows(db, campaignId, 'LA', 0, fans, (i) => i % 100);
         stage('seedScoringRowsMs', since);
         await codes.init();
@@ -203,10 +261,11 @@ export async function benchSelection(opts: {
     ]);
     await new SelectionStore(db).init();
     const closedAt = new Date();
-    await new MongoCampaignStore(db).create(
-      closedCampaign(campaignId, [{ id: 'LA', ticketer: 'OTHER' }], closedAt),
-      [],
-    );
+    if (!reused)
+      await new MongoCampaignStore(db).create(
+        closedCampaign(campaignId, [{ id: 'LA', ticketer: 'OTHER' }], closedAt),
+        [],
+      );
 
     // The connector and the processors start together: code-marker reads the registrations'
     // changes while the connector is still catching up (a real one has read them long before).
@@ -225,6 +284,7 @@ export async function benchSelection(opts: {
       REGFLOW_MONGODB_URL: `mongodb://${new URL(config.mongodb.url).host}/${dbName}`,
       REGFLOW_DEMAND_TABLE: table,
       FIXTURE_MIN_RESERVE: '500',
+      ...(opts.pageSize ? { FIXTURE_PAGE_SIZE: String(opts.pageSize) } : {}),
     };
     // The default session timeout for all: the planner and the saver heartbeat from their handlers.
     // The planner logs at info: its 'selection run planned' line carries its stage times.
@@ -263,6 +323,8 @@ export async function benchSelection(opts: {
     }
 
     load.request = loadAverage();
+    // Each processor's resident memory when the request goes out (started, idle): its peak is above it.
+    figures.rssAtRequestMb = Object.fromEntries(names.map((n, i) => [n, procs[i]!.rssMb()]));
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     const requestedAt = Date.now();
@@ -321,14 +383,9 @@ export async function benchSelection(opts: {
       figures.endToEndMs = done ? Math.max(verdictsAt, codesAt) - requestedAt : null;
     }
     figures.peakRssMb = Object.fromEntries(names.map((n, i) => [n, procs[i]!.peakMb()]));
-    // The planner's own stage times (its handler: count, ranking pass, codes, result pass).
-    const planned = procs[0]!
-      .output()
-      .split('\n')
-      .find((l) => l.includes('"selection run planned"'));
-    const plannerStages = planned ? (JSON.parse(planned) as { stagesMs?: object }).stagesMs : undefined;
+    const plannerStages = plannerStagesOf(procs[0]!.output());
     figures.stages = {
-      planner: plannerStages ?? null,
+      planner: plannerStages,
       ...(plannerOnly
         ? {}
         : {
@@ -347,6 +404,17 @@ export async function benchSelection(opts: {
     await connector?.stop();
     connector = undefined;
 
+    if (!storeLimit) {
+      load.afterRun = loadAverage();
+      figures.totalBenchMs = Date.now() - t0;
+      console.log(`request → FINISHED ${figures.requestToFinishedMs} ms (store limit skipped)`);
+      console.log(`stages: ${JSON.stringify(figures.stages)}`);
+      console.log(`peak RSS (MB): ${JSON.stringify(figures.peakRssMb)}`);
+      console.log(`load average: ${JSON.stringify(load)}`);
+      // Nothing prints after this (the cleanup below is silent).
+      console.log(`BENCH ${JSON.stringify({ bench: 'selection', ...figures })}`);
+      return;
+    }
     // The store limit: the same writes from a plain loop, on the same table and database.
     since = Date.now();
     const ids = Array.from({ length: fans }, (_, i) => i);

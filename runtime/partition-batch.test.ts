@@ -177,6 +177,23 @@ describe('handlePartitionBatch', () => {
     expect(calls).toEqual(['resolve 0', 'pause 5000']);
   });
 
+  it('cuts a chunk into several transactions once its outputs pass maxChunkBytes (at least one record each)', async () => {
+    // Each output is 3 bytes (key `k<n>`, value `<n>`).
+    const { io, calls, commits } = fakeIO(null);
+    const { w, seen } = work({ chunkSize: 10, maxChunkBytes: 5 });
+    await handlePartitionBatch(batch([0, 1, 2, 3, 4]), io, w);
+    expect(seen.flat()).toEqual(['0', '1', '2', '3', '4']);
+    expect(commits.map((c) => [c.messages.length, c.nextOffset])).toEqual([
+      [2, 2n],
+      [2, 4n],
+      [1, 5n],
+    ]);
+    expect(calls).toEqual(['resolve 1', 'resolve 3', 'resolve 4']);
+    const one = fakeIO(null);
+    await handlePartitionBatch(batch([0, 1, 2]), one.io, work({ chunkSize: 10, maxChunkBytes: 1 }).w);
+    expect(one.commits.map((c) => c.nextOffset)).toEqual([1n, 2n, 3n]);
+  });
+
   it('stops handling when the partition is no longer active, committing what it handled', async () => {
     const { io, commits } = fakeIO(null, { activeFor: 3 });
     const { w, seen } = work({ chunkSize: 10 });

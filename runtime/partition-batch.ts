@@ -53,11 +53,24 @@ export interface PartitionTelemetry {
   aborted(err: unknown): void;
 }
 
+/**
+ * Most bytes of encoded outputs one transaction collects: past them, the chunk commits what it has
+ * handled and the rest of it goes in the next transaction. Without it, a handler that answers each
+ * record with many outputs (the selection planner's pages of losers, ~0.6 MB each, written
+ * together) would hold a whole run's results in memory and in one transaction.
+ */
+export const MAX_CHUNK_OUTPUT_BYTES = 4 * 1024 * 1024;
+
+const bytesOf = (m: EncodedMessage) =>
+  (m.value?.length ?? 0) + (typeof m.key === 'string' ? Buffer.byteLength(m.key) : (m.key?.length ?? 0));
+
 export interface PartitionWork {
   /** 0 for the processor's own inputs, N for `<processor>.retry-N`. */
   tier: number;
   /** Most records in one transaction. */
   chunkSize: number;
+  /** Most bytes of outputs in one transaction (MAX_CHUNK_OUTPUT_BYTES when absent); at least one unit always goes. */
+  maxChunkBytes?: number;
   /** Records handed to `process` at once: the batch handler's size, 1 for a record handler. */
   unitSize: number;
   process(records: FailedRecord[]): Promise<RecordOutcome[]>;
@@ -97,8 +110,10 @@ export async function handlePartitionBatch(
     }
   }
 
+  const maxBytes = work.maxChunkBytes ?? MAX_CHUNK_OUTPUT_BYTES;
   let lastBeat = 0;
-  for (let start = 0; start < messages.length; start += work.chunkSize) {
+  let start = 0;
+  while (start < messages.length) {
     if (!io.active()) return;
     const t0 = performance.now();
     const chunk = messages.slice(start, start + work.chunkSize).map((m) => toRecord(batch, m));
@@ -114,19 +129,24 @@ export async function handlePartitionBatch(
     }
 
     const out: EncodedMessage[] = [];
+    let bytes = 0;
     let handled = 0;
-    while (handled < due && io.active()) {
+    while (handled < due && bytes < maxBytes && io.active()) {
       const records = chunk.slice(handled, Math.min(due, handled + work.unitSize));
       const outcomes = await work.process(records);
       for (let i = 0; i < outcomes.length; i++) {
         const outcome = outcomes[i]!;
         if (outcome.ok) {
-          for (const m of outcome.messages) out.push(m);
+          for (const m of outcome.messages) {
+            out.push(m);
+            bytes += bytesOf(m);
+          }
           continue;
         }
         work.telemetry.failed(outcome, records[i]!);
         const { failure } = outcome;
         out.push({ topic: failure.topic, key: failure.key, value: failure.value, headers: failure.headers });
+        bytes += bytesOf(out[out.length - 1]!);
       }
       handled += records.length;
       // kafkajs sends heartbeats only when asked: ask at least every second, or slow handlers
@@ -157,10 +177,17 @@ export async function handlePartitionBatch(
       io.resolveOffset(resolved);
       work.telemetry.committed({ records: handled, messages: out, seconds: (performance.now() - t0) / 1000 });
     }
+    // Cut short by its outputs' size: the rest of the chunk goes in the next transaction.
+    if (handled > 0 && handled < due && bytes >= maxBytes) {
+      start += handled;
+      continue;
+    }
     if (waitUntil > 0) {
       io.pauseUntil(waitUntil);
       return;
     }
+    if (handled === 0) return;
+    start += chunk.length;
   }
 }
 

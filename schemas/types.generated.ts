@@ -412,6 +412,44 @@ export interface SelectionRequest {
   requestedAt: number;
   /** Who asked (cli, or the admin token's subject). */
   requestedBy: string;
+  /** Set only on the planner's own continuation records: which page of the run's losers to emit. Absent or null on a request. */
+  page: SelectionPage | null;
+}
+
+/** A page of a run's losers, put on selection.requests by the planner itself when it ranked the run, so that a run's results go out over several transactions (bounded memory). All of a run's pages are written at once, in the transaction of the ranking; the last one finishes the run. */
+export interface SelectionPage {
+  /** 0-based index of this page. */
+  index: number;
+  /** How many pages the run has; page pages-1 reports FINISHED. */
+  pages: number;
+  /** The page starts after this scoring row (_id) in the market's scan order; null: at the first row. */
+  afterId: string | null;
+  /** The page ends with this scoring row (_id), included. */
+  untilId: string;
+  /** Batch number of the page's first result. */
+  firstBatch: number;
+  /** How many batch numbers the page owns (firstBatch to firstBatch + batches - 1), so that pages never share one. */
+  batches: number;
+  /** The rank a loser comes after. */
+  threshold: SelectionThreshold;
+  /** TM-ticketer market (as the run's results). */
+  sharedCode: boolean;
+  /** TOTAL of the run (for its FINISHED stats). */
+  total: number;
+  /** Winners of the run. */
+  processed: number;
+  /** Rows rejected (no globalUserId). */
+  failed: number;
+}
+
+/** The run's last winner: a candidate is a loser iff it ranks after it. */
+export interface SelectionThreshold {
+  /** The last winner. */
+  globalUserId: string;
+  /** Its score (null: none). */
+  score: number | null;
+  /** HMAC-SHA256(seed, globalUserId), hex. */
+  drawKey: string;
 }
 
 /** One batch of a run's verdicts (the spec's saveSelectionQueue message): winners paired with a code, losers with none. Keyed `<campaignId>|<marketId>|<runId>|<batch>`; the same run always produces the same batches. */
@@ -422,7 +460,7 @@ export interface SelectionResult {
   campaignId: string;
   /** The market. */
   marketId: string;
-  /** 0-based index of this batch within the run. */
+  /** Number of this batch within the run, unique per run: the winners take 0, 1, …; each page of losers a range of its own (so numbers may be skipped). */
   batch: number;
   /** TM-ticketer market: every winner holds the same code. */
   sharedCode: boolean;

@@ -7,6 +7,7 @@ import {
   drawKeyOf,
   pairCodes,
   rank,
+  scoreOrder,
   seedHashOf,
   TopN,
 } from './draw.ts';
@@ -79,6 +80,28 @@ describe('the draw', () => {
         expect(top.ranked().map((c) => c.globalUserId)).toEqual(expected.slice(0, n));
       }
     }
+  });
+
+  it('scoreOrder agrees with the full comparison whenever the scores alone decide', () => {
+    const rnd = prng(7);
+    const scores = [undefined, null, Number.NaN, 0, 1, 1, 2.5, -3];
+    const pool = fans(200, () => scores[Math.floor(rnd() * scores.length)] as number | undefined);
+    for (const a of pool)
+      for (const b of pool.slice(0, 40)) {
+        const byScore = scoreOrder(a.score, b);
+        if (byScore !== 0) expect(Math.sign(byScore)).toBe(Math.sign(compareCandidates(a, b)));
+        else expect(a.score ?? 'none').toBe(b.score ?? 'none');
+      }
+  });
+
+  it('TopN.worst is the root of a full heap: what a newcomer must beat', () => {
+    const pool = fans(30, (i) => i % 5);
+    const top = new TopN(10);
+    for (const c of pool.slice(0, 9)) top.offer(c);
+    expect(top.worst).toBeUndefined();
+    for (const c of pool.slice(9)) top.offer(c);
+    expect(top.worst).toEqual(top.ranked().at(-1));
+    expect(new TopN(0).worst).toBeUndefined();
   });
 
   it('pairs winners with codes in code order, or one shared code', () => {

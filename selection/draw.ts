@@ -47,6 +47,19 @@ export function compareCandidates(a: Candidate, b: Candidate): number {
   return 0;
 }
 
+/**
+ * How a row with `score` ranks against candidate `c` by score alone: negative before, positive
+ * after, 0 when only the draw key can tell (equal scores, or neither scored). Agrees with
+ * compareCandidates whenever it is not 0, so the planner computes a row's HMAC only for a tie.
+ */
+export function scoreOrder(score: number | null | undefined, c: Candidate): number {
+  const sa = typeof score === 'number' && Number.isFinite(score);
+  const sb = hasScore(c);
+  if (sa && sb) return c.score - (score as number);
+  if (sa !== sb) return sa ? -1 : 1;
+  return 0;
+}
+
 /** Every candidate in rank order (for audits and tests; the planner streams through TopN). */
 export function rank(candidates: readonly Candidate[]): Candidate[] {
   return [...candidates].sort(compareCandidates);
@@ -65,6 +78,11 @@ export class TopN {
 
   get size(): number {
     return this.heap.length;
+  }
+
+  /** The worst candidate kept once the heap is full (a newcomer must rank before it), else undefined. */
+  get worst(): Candidate | undefined {
+    return this.n > 0 && this.heap.length === this.n ? this.heap[0] : undefined;
   }
 
   /** Worse-than: the heap keeps the worst at the root. */

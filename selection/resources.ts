@@ -15,6 +15,8 @@ export const selectionStore = defineResource<SelectionStore>({
     await store.init();
     return store;
   },
+  // The planner's cursors kept between pages of a run (before the MongoDB client closes).
+  close: (store) => store.close(),
 });
 
 export const codeStore = defineResource<MongoCodeStore>({

@@ -2,6 +2,7 @@ import type { Collection, Db } from 'mongodb';
 import { mapLimit, retried } from '../stores/codes.ts';
 import { ensureIndexes, isDuplicateKey } from '../stores/mongo.ts';
 import { generateSeed, seedHashOf } from './draw.ts';
+import { PagedScans, type PageScan, type ScanRow } from './scan.ts';
 
 // Selection's MongoDB state, every write single-document and idempotent (FerretDB has no
 // multi-document transactions):
@@ -32,7 +33,7 @@ export interface RunDoc {
   startedAt: string;
   updatedAt: string;
   reason?: string;
-  /** Fans this run decided (winners + losers), set when it FINISHED. */
+  /** Fans this run decides (winners + losers), set once it ranked the market (before its results). */
   decided?: number;
 }
 
@@ -47,10 +48,11 @@ interface CountDoc {
   skipped: number;
 }
 
-export interface CandidateRow {
-  globalUserId?: string;
-  score?: number | null;
-}
+/**
+ * Rows per getMore of a market scan: ~100 bytes each with the planner's projection, so a batch
+ * is ~0.5 MB on the wire and in the driver (the planner's memory does not grow with the market).
+ */
+export const SCAN_BATCH = 5000;
 
 const rowId = (c: string, m: string, g: string) => `${c}:${m}:${g}`;
 const runKey = (c: string, m: string, r: string) => `${c}:${m}:${r}`;
@@ -60,6 +62,8 @@ export class SelectionStore {
   readonly runs: Collection<RunDoc>;
   readonly counts: Collection<CountDoc>;
   readonly rows: Collection<Record<string, unknown> & { _id: string }>;
+  /** The planner's scans of a market: the ranking pass, then its pages of losers (one cursor kept between pages). */
+  private readonly scans: PagedScans;
 
   constructor(
     db: Db,
@@ -69,6 +73,19 @@ export class SelectionStore {
     this.runs = db.collection<RunDoc>('selection_runs');
     this.counts = db.collection<CountDoc>('verdict_counts');
     this.rows = db.collection('scoring_rows');
+    this.scans = new PagedScans((campaignId, marketId) => {
+      // The same query (no sort) for every scan of a market, so every scan has the same order.
+      const cursor = this.rows
+        .find(
+          { campaignId, marketId },
+          { projection: { _id: 1, globalUserId: 1, score: 1, verdict: 1, selectedRunId: 1 } },
+        )
+        .batchSize(SCAN_BATCH);
+      return {
+        next: () => cursor.next() as Promise<ScanRow | null>,
+        close: () => cursor.close(),
+      };
+    });
   }
 
   async init(): Promise<void> {
@@ -137,18 +154,28 @@ export class SelectionStore {
     return this.rows.countDocuments({ campaignId, marketId });
   }
 
+  /** Every row of a market in scan order, with what the draw needs (the planner's ranking pass). */
+  marketRows(campaignId: string, marketId: string): AsyncGenerator<ScanRow> {
+    return this.scans.all(campaignId, marketId);
+  }
+
   /**
-   * Streams the candidates of a run: rows not won by any run, plus the rows this run itself
-   * decided (so a redelivered request ranks the same set again). Only the fields the draw needs.
+   * The market's rows after `afterId` up to `untilId` (a page of the planner's run `runId`), in
+   * the order of marketRows; the cursor of a run's page is kept for its next page (selection/scan.ts).
    */
-  async *candidates(campaignId: string, marketId: string, runId: string): AsyncGenerator<CandidateRow> {
-    const cursor = this.rows
-      .find(
-        { campaignId, marketId, $or: [{ verdict: { $ne: true } }, { selectedRunId: runId }] },
-        { projection: { _id: 0, globalUserId: 1, score: 1 } },
-      )
-      .batchSize(5000);
-    for await (const doc of cursor) yield doc as CandidateRow;
+  pageRows(
+    campaignId: string,
+    marketId: string,
+    runId: string,
+    afterId: string | null,
+    untilId: string,
+  ): Promise<PageScan> {
+    return this.scans.page(runKey(campaignId, marketId, runId), campaignId, marketId, afterId, untilId);
+  }
+
+  /** Closes the cursors kept between pages. */
+  close(): Promise<void> {
+    return this.scans.closeAll();
   }
 
   /** Every row of a market with its verdict (for the audit). */
@@ -212,10 +239,14 @@ export class SelectionStore {
     return { written, skipped: work.length - written };
   }
 
-  /** What the reporter waits for: the run's winners and every fan it decided, once it FINISHED. */
+  /**
+   * What the reporter waits for: the run's winners and every fan it decides. The planner records
+   * them when it has ranked the run, before any of its results is written (its losers go out in
+   * pages afterwards), so every verdict count arrives after them.
+   */
   async expectedVerdicts(campaignId: string, marketId: string, runId: string) {
     const run = await this.runs.findOne({ _id: runKey(campaignId, marketId, runId) });
-    if (run?.status !== 'FINISHED' || run.decided === undefined) return null;
+    if (run === null || run.status === 'FAILED' || run.decided === undefined) return null;
     return { winners: run.processed, decided: run.decided };
   }
 

@@ -134,6 +134,7 @@ export async function sendSelectionRequest(
     winners: input.winners,
     requestedAt: clock.now().getTime(),
     requestedBy: input.requestedBy,
+    page: null,
   };
   await producer.send({
     topic,

@@ -225,9 +225,11 @@ export class MongoCodeStore {
       const holder = await this.claims.findOne({ _id }, { projection: { runId: 1 } });
       if (holder?.runId !== runId) return false;
     }
-    // Only the claim's holder writes the code's state: no concurrent writer to race with, so the
-    // state is read and written by _id alone (FerretDB scans the pool for any other filter).
-    const doc = await this.codes.findOne({ _id }, { projection: { status: 1 } });
+    // Only the claim's holder writes the code's state: no concurrent writer to race with. The
+    // guard is read by _id and the write goes by _id alone: FerretDB serves only an `_id`-only
+    // filter from its key (`{_id, status}` scanned the pool on every claim: 10,000 claims took
+    // O(pool²), most of a 1,000,000-row draw).
+    const doc = await retried(() => this.codes.findOne({ _id }, { projection: { status: 1 } }));
     if (doc?.status === 'available')
       await retried(() =>
         this.codes.updateOne({ _id }, { $set: { status: 'reserved', runId, reservedAt: at } }),
@@ -290,21 +292,22 @@ export class MongoCodeStore {
     const claims = await this.claims.find({ campaignId, marketId, runId }).toArray();
     const released = await mapLimit(claims, 8, async (c) => {
       if (kept.has(c.code)) return 0;
-      // The run's claim makes it the code's only writer: read and write by _id alone.
       const doc = await this.codes.findOne({ _id: c._id }, { projection: { status: 1, runId: 1 } });
       if (doc?.status === 'assigned') return 0;
-      let released = 0;
+      // Read by _id, written by _id alone (see claim): only this run's claim holder writes it.
+      let modified = 0;
       if (doc?.status === 'reserved' && doc.runId === runId) {
-        await retried(() =>
+        const r = await retried(() =>
           this.codes.updateOne(
             { _id: c._id },
             { $set: { status: 'available' }, $unset: { runId: '', reservedAt: '' } },
           ),
         );
-        released = 1;
+        modified = r.modifiedCount;
       }
+      // The claim was listed by runId: this run's, deleted by _id alone.
       await retried(() => this.claims.deleteOne({ _id: c._id }));
-      return released;
+      return modified;
     });
     return released.reduce((a, b) => a + b, 0);
   }

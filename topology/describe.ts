@@ -139,10 +139,17 @@ export function validateTopology(topology: Topology, options: ValidateOptions = 
       if (!declared.has(input))
         problems.push(`processor ${p.name} reads ${input}, which is not a declared topic`);
     }
+    for (const c of p.continuations ?? []) {
+      if (!p.inputs.includes(c) || !p.outputs.includes(c))
+        problems.push(
+          `processor ${p.name} lists ${c} as a continuation: it must be both an input and an output`,
+        );
+    }
     for (const output of p.outputs) {
       if (!declared.has(output))
         problems.push(`processor ${p.name} writes ${output}, which is not a declared topic`);
-      if (p.inputs.includes(output)) problems.push(`processor ${p.name} writes its own input ${output}`);
+      if (p.inputs.includes(output) && !p.continuations?.includes(output))
+        problems.push(`processor ${p.name} writes its own input ${output}`);
     }
     if (!Number.isInteger(p.retry.attempts) || p.retry.attempts < 1) {
       problems.push(`processor ${p.name} has retry.attempts ${p.retry.attempts}; it needs at least 1`);

@@ -157,7 +157,7 @@ export const topology: Topology = {
       valueSchema: 'selection-request',
       external: true,
       description:
-        'requests to draw winners in a market (regflow select / admin API), keyed campaign|market, with a run id (the idempotency key)',
+        "requests to draw winners in a market (regflow select / admin API), keyed campaign|market, with a run id (the idempotency key); also the planner's page records of a run's losers",
     },
     {
       name: 'selection.results',
@@ -290,9 +290,11 @@ export const topology: Topology = {
     {
       name: 'selection-planner',
       description:
-        "the spec's enqueueMarketSelections: ranks a market's unassigned scoring rows (score, then HMAC of the campaign seed), reserves codes, emits result batches and run stats",
+        "the spec's enqueueMarketSelections: ranks a market's unassigned scoring rows (score, then HMAC of the campaign seed), reserves codes, emits the winners, then the losers in pages (page records back on selection.requests, handled in later transactions) and run stats",
       inputs: ['selection.requests'],
-      outputs: ['selection.results', 'selection.stats'],
+      outputs: ['selection.results', 'selection.stats', 'selection.requests'],
+      // Its pages of a run's losers: written once by the request's transaction, each handled once.
+      continuations: ['selection.requests'],
       retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 5000, tierDelaysMs: [30000] },
       effects: [
         'MongoDB `code_claims`, `codes`: codes reserved per run id (surplus released)',

@@ -139,6 +139,16 @@ describe('validateTopology', () => {
     ]);
   });
 
+  it('lets a processor write an input it declares as a continuation, and checks the declaration', () => {
+    const t = chain();
+    t.processors.push({ ...processor('paging', ['a.out'], ['a.out']), continuations: ['a.out'] });
+    expect(problems(t)).toEqual([]);
+    t.processors.push({ ...processor('odd', ['a.out'], ['a.mid']), continuations: ['a.mid'] });
+    expect(problems(t)).toEqual([
+      'processor odd lists a.mid as a continuation: it must be both an input and an output',
+    ]);
+  });
+
   it('reports a declared topic that is a processor’s own retry or dead-letter topic', () => {
     const t = chain();
     t.topics.push(topic('first.dlt'));

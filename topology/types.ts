@@ -32,6 +32,12 @@ export interface ProcessorSpec {
   description: string;
   inputs: readonly string[];
   outputs: readonly string[];
+  /**
+   * Inputs it also writes, on purpose: its own continuation records (the selection planner's pages
+   * of a run), each handled once, never answered by another. Any other input among the outputs is
+   * a loop and refused.
+   */
+  continuations?: readonly string[];
   retry: RetryPolicy;
   /**
    * Its effects outside Kafka (store, table, bucket, incident), each idempotent: for operators (the

@@ -2,6 +2,7 @@ import { DeleteTableCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { Producer } from 'kafkajs';
 import type { Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readTopic } from '../../cli/tail.ts';
 import { loadConfig } from '../../config/index.ts';
 import { connectorIdOf } from '../../connectors/dynamodb-streams/checkpoints.ts';
 import { type RunningConnector, runConnector } from '../../connectors/dynamodb-streams/connector.ts';
@@ -9,7 +10,7 @@ import { createDynamoDb, createMongo } from '../../lib/clients.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { waitFor } from '../../lib/retry.ts';
 import { loadSchema } from '../../schemas/index.ts';
-import type { SelectionStats } from '../../schemas/types.generated.ts';
+import type { SelectionRequest, SelectionStats } from '../../schemas/types.generated.ts';
 import { auditMarket } from '../../selection/draw.ts';
 import { SelectionStore } from '../../selection/store.ts';
 import {
@@ -46,9 +47,15 @@ import { config, uniqueName } from '../support.ts';
 
 const FANS = 3_000;
 const WINNERS = 50;
+const PAGE_SIZE = 700;
 const run = selectionRun(uniqueName('sel'), config.mongodb.url);
 const { base, dbName, table, campaignId, topics } = run;
-const childEnv = { ...run.childEnv, REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '6000' };
+const childEnv = {
+  ...run.childEnv,
+  REGFLOW_KAFKA_SESSION_TIMEOUT_MS: '6000',
+  // Pages of 700 rows: LA's 3,003 rows go out in a transaction of winners and 5 of losers.
+  FIXTURE_PAGE_SIZE: String(PAGE_SIZE),
+};
 
 const mongo = createMongo(config.mongodb);
 const dynamo = createDynamoDb(config.dynamodb);
@@ -78,6 +85,23 @@ async function request(marketId: string, winners: number, runId?: string) {
     { campaignId, marketId, winners, requestedBy: 'test', runId },
     systemClock,
   );
+}
+
+/** The page records the planner wrote back to selection.requests for a run, in order, with their raw value. */
+async function pageRecords(runId: string) {
+  const out: Array<{ request: SelectionRequest; key: Buffer | null; value: Buffer }> = [];
+  await readTopic(kafka, admin, {
+    topic: topics.requests,
+    startAt: (r) => r.low,
+    onRecords: async (records) => {
+      for (const r of records) {
+        if (r.value === null) continue;
+        const request = (await codec.decode(r.value)) as SelectionRequest;
+        if (request.runId === runId && request.page) out.push({ request, key: r.key, value: r.value });
+      }
+    },
+  });
+  return out.sort((a, b) => a.request.page!.index - b.request.page!.index);
 }
 
 async function statsOf(runId: string, marketId: string, kind: '' | '|verdicts' = '') {
@@ -290,6 +314,11 @@ describe('selection (Scenario 1, scaled)', () => {
     expect(finished.seed).toMatch(/^[0-9a-f]{64}$/);
     const verdicts = await waitStats(run.runId, 'LA', '|verdicts', (s) => s.status === 'FINISHED');
     expect(verdicts).toMatchObject({ winnerVerdicts: WINNERS, loserVerdicts: FANS - WINNERS });
+    // The losers went out in pages of 700 rows, one transaction each, after the winners.
+    const pages = await pageRecords(run.runId);
+    expect(pages.map((p) => [p.request.page!.index, p.request.page!.pages])).toEqual(
+      [0, 1, 2, 3, 4].map((i) => [i, 5]),
+    );
 
     const rows = await marketRows('LA');
     const winners = rows.filter((r) => r.verdict === true);
@@ -356,7 +385,26 @@ describe('selection (Scenario 1, scaled)', () => {
     await new Promise((r) => setTimeout(r, 5_000));
     expect(await snapshot('LA')).toBe(before);
     expect(await codes.counts(campaignId, 'LA')).toEqual(countsBefore);
-  }, 180_000);
+    // A page record delivered again (as written, out of its run's order): the same losers again.
+    const [, page] = await pageRecords(first!.runId);
+    const [sent] = await producer.send({
+      topic: topics.requests,
+      messages: [{ key: page!.key, value: page!.value }],
+    });
+    // Handled once the planner's committed offset is past it.
+    expect(
+      await waitFor(
+        async () =>
+          (await topicLag(admin, `${base}-planner`, [topics.requests])).some(
+            (p) => p.partition === sent!.partition && p.committed > Number(sent!.baseOffset),
+          ),
+        { timeoutMs: 60_000, intervalMs: 500 },
+      ),
+    ).toBe(true);
+    await new Promise((r) => setTimeout(r, 5_000));
+    expect(await snapshot('LA')).toBe(before);
+    expect(await codes.counts(campaignId, 'LA')).toEqual(countsBefore);
+  }, 240_000);
 
   it('a TM market gives every winner the one shared code', async () => {
     const run = await request('TM', 30);
@@ -437,8 +485,10 @@ describe('selection (Scenario 1, scaled)', () => {
     await startProcs('saver', 'saver');
     expect(
       await waitFor(
+        // Every result of the file's runs again (~12,000 conditional verdict writes on moto, ~70/s
+        // under load; the runs' pages and one page sent again add some).
         async () => (await topicLag(admin, `${base}-saver`, [topics.results])).every((p) => p.lag <= 1),
-        { timeoutMs: 180_000, intervalMs: 1000 },
+        { timeoutMs: 360_000, intervalMs: 1000 },
       ),
     ).toBe(true);
     await new Promise((r) => setTimeout(r, 3_000));
@@ -452,7 +502,7 @@ describe('selection (Scenario 1, scaled)', () => {
       expect(v?.verdict, r.globalUserId).toBe(r.verdict === true);
       expect(v?.code).toBe(r.code);
     }
-  }, 600_000);
+  }, 720_000);
 
   it('the audit confirms the runs and detects a tampered verdict', async () => {
     expect((await audit('LA')).ok).toBe(true);
