@@ -18,13 +18,13 @@ import { status } from '../infra/stack.ts';
 import { createDynamoDb, createKafka, createMongo } from '../lib/clients.ts';
 import { waitFor } from '../lib/retry.ts';
 import { PROCESSORS } from '../processors/index.ts';
-import type { NormalizedEntry } from '../registration/eligibility.ts';
 import { DemandTable } from '../stores/demand-table.ts';
 import { pipelineStateFile } from '../supervisor/state.ts';
 import { Supervisor } from '../supervisor/supervisor.ts';
 import { dropDatabaseWhenQuiet } from '../test/support.ts';
 import { topology } from '../topology/index.ts';
 import { retryTopicName } from '../topology/types.ts';
+import { benchEntry } from './replication.ts';
 
 // `npm run bench -- pipeline-rss`: the resident memory of the pipeline `npm start` supervises —
 // the same components with the same command lines (cli/start.ts pipelineComponents), started by
@@ -202,18 +202,6 @@ function breakdownOf(dir: string, components: { name: string; pid?: number }[]) 
     }),
   );
 }
-
-const entryOf = (i: number): NormalizedEntry =>
-  ({
-    email: `rss-${i}@example.test`,
-    firstName: 'Rss',
-    lastName: `Fan${i}`,
-    phone: '+12025550123',
-    postalCode: '10001',
-    locale: 'en-US',
-    markets: [['NYC', 'LA', 'SF'][i % 3]!, 'CHI'],
-    marketing: { emailOptIn: i % 2 === 0, smsOptIn: false },
-  }) as NormalizedEntry;
 
 export async function benchPipelineRss(opts: PipelineRssOptions): Promise<void> {
   const base = loadConfig();
@@ -435,7 +423,7 @@ async function applyLoad(config: Readonly<Config>, count: number, database: stri
       Array.from({ length: 16 }, async () => {
         while (next < count) {
           const i = next++;
-          await table.putEntry(`rss-fan-${i}`, campaign, entryOf(i));
+          await table.putEntry(`rss-fan-${i}`, campaign, benchEntry(i, 'rss'));
         }
       }),
     );
