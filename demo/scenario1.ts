@@ -3,6 +3,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { connectorIdOf } from '../connectors/dynamodb-streams/checkpoints.ts';
 import { DEFAULT_CONNECTOR_NAME } from '../connectors/dynamodb-streams/connector.ts';
+import { describeError } from '../lib/errors.ts';
 import { exportKey } from '../notifications/reminder-emails.ts';
 import { reminderKey } from '../notifications/reminder-records.ts';
 import { createSelectionAdmin, SELECTION_TOPICS } from '../selection/admin.ts';
@@ -65,9 +66,11 @@ export async function waitForReplication(
   const entries = new MongoEntryStore(ctx.db);
   const connectorId = connectorIdOf(DEFAULT_CONNECTOR_NAME, ctx.config.dynamodb.demandTable);
   // The lag comes from Kafka; the entry store (a count is a scan on FerretDB) is counted every
-  // 10 s, and on every check once the lag is gone.
+  // 10 s, and on every check once the lag is gone. A count that fails (a FerretDB busy with the
+  // replication itself answered one after the client's 60 s socket timeout) is said and retried.
   let stored = 0;
   let countedAt = 0;
+  let countError = '';
   await until(
     'replication to catch up',
     async () => {
@@ -85,12 +88,17 @@ export async function waitForReplication(
       const lag = groups.map((g) => `${g.group} ${fmtInt(g.lag)}`).join(', ');
       const noLag = connector.ok && groups.every((g) => g.state !== 'lagging');
       if (noLag || Date.now() - countedAt >= 10_000) {
-        stored = await entries.countEntries(campaignId);
         countedAt = Date.now();
+        try {
+          stored = await entries.countEntries(campaignId);
+          countError = '';
+        } catch (err) {
+          countError = ` (count failed, retrying: ${describeError(err)})`;
+        }
       }
       return {
-        done: noLag && stored === expectedEntries,
-        status: `entry store ${fmtInt(stored)}/${fmtInt(expectedEntries)} · lag ${lag}${connector.ok ? '' : ` · ${connector.detail}`}`,
+        done: noLag && countError === '' && stored === expectedEntries,
+        status: `entry store ${fmtInt(stored)}/${fmtInt(expectedEntries)}${countError} · lag ${lag}${connector.ok ? '' : ` · ${connector.detail}`}`,
       };
     },
     { timeoutMs: 300_000 + expectedEntries * 40, intervalMs: 1_000, progress: p.update },
