@@ -1,6 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../config/index.ts';
 import { createMongo } from '../../lib/clients.ts';
@@ -11,13 +21,28 @@ import { cacheStamp, type LocalService } from '../service.ts';
 // FerretDB 1.24.2 (MongoDB wire protocol) on its SQLite backend, built from the Go module proxy.
 // The upstream command refuses to start when built with `go install`, so infra/ferretdb/main.go
 // embeds the library; its go.mod/go.sum pin every module.
+//
+// One patch, applied at build time to a copy of the module (`go build -modfile` with a replace; the module cache stays pristine):
+// FerretDB 1.24.2's SQLite backend filters by `_id` with the expression `_ferretdb_sjson->'$._id'`,
+// while the unique `_id` index it creates is on `_ferretdb_sjson->"_id"`. SQLite matches an index
+// to an expression by its text, so every lookup, update and delete by `_id` scanned the whole
+// table (EXPLAIN QUERY PLAN: SCAN; an updateOne by _id cost 50 ms at 20,000 documents). Both
+// expressions select the same value; the patch makes the filters use the index's spelling.
 
 export const FERRETDB_VERSION = '1.24.2';
 const PORT = 27017;
 const SOURCE = join(REPO_ROOT, 'infra/ferretdb');
 
+/** The patched line of internal/backends/sqlite/metadata/metadata.go: [upstream, ours]. */
+const ID_COLUMN_PATCH = [
+  `IDColumn = DefaultColumn + "->'$._id'"`,
+  `IDColumn = DefaultColumn + "->'_id'"`,
+] as const;
+const ID_COLUMN_FILE = 'internal/backends/sqlite/metadata/metadata.go';
+
 function sourceHash(): string {
   const h = createHash('sha256');
+  h.update(ID_COLUMN_PATCH.join('\n'));
   for (const f of ['main.go', 'go.mod', 'go.sum']) h.update(readFileSync(join(SOURCE, f)));
   return h.digest('hex').slice(0, 16);
 }
@@ -54,6 +79,56 @@ export function quarantineBroken(
   );
 }
 
+/**
+ * Copies the FerretDB module out of the Go module cache (which is read-only, and `go build -overlay`
+ * refuses to replace files in it), patches the copy, and writes a go.mod (for `-modfile`) that
+ * replaces the module with it; returns that go.mod's path. Fails loudly when the upstream line is
+ * not there (a FerretDB upgrade must revisit the patch).
+ */
+function patchedModule(go: string, env: NodeJS.ProcessEnv, cacheDir: string): string {
+  const download = spawnSync(
+    go,
+    ['mod', 'download', '-json', `github.com/FerretDB/FerretDB@v${FERRETDB_VERSION}`],
+    {
+      cwd: SOURCE,
+      env,
+      encoding: 'utf8',
+    },
+  );
+  if (download.status !== 0)
+    throw new Error(`go mod download of FerretDB ${FERRETDB_VERSION} failed: ${download.stderr.trim()}`);
+  const upstream = (JSON.parse(download.stdout) as { Dir: string }).Dir;
+  const dir = join(cacheDir, 'ferretdb-patched');
+  const copy = join(dir, 'module');
+  rmSync(dir, { recursive: true, force: true });
+  cpSync(upstream, copy, { recursive: true });
+  chmodTree(copy);
+  const file = join(copy, ID_COLUMN_FILE);
+  const text = readFileSync(file, 'utf8');
+  if (!text.includes(ID_COLUMN_PATCH[0]))
+    throw new Error(
+      `FerretDB ${FERRETDB_VERSION}: ${ID_COLUMN_FILE} no longer has ${ID_COLUMN_PATCH[0]}; revisit the patch`,
+    );
+  writeFileSync(file, text.replace(ID_COLUMN_PATCH[0], ID_COLUMN_PATCH[1]));
+  const modfile = join(dir, 'go.mod');
+  writeFileSync(
+    modfile,
+    `${readFileSync(join(SOURCE, 'go.mod'), 'utf8')}\nreplace github.com/FerretDB/FerretDB v${FERRETDB_VERSION} => ${copy}\n`,
+  );
+  cpSync(join(SOURCE, 'go.sum'), join(dir, 'go.sum'));
+  return modfile;
+}
+
+/** The module cache's files are read-only; the copy must be writable (and removable next time). */
+function chmodTree(path: string): void {
+  chmodSync(path, 0o755);
+  for (const entry of readdirSync(path, { withFileTypes: true })) {
+    const p = join(path, entry.name);
+    if (entry.isDirectory()) chmodTree(p);
+    else chmodSync(p, 0o644);
+  }
+}
+
 export const ferretdb: LocalService = {
   name: 'mongodb',
   describe: `FerretDB ${FERRETDB_VERSION} on SQLite (MongoDB wire protocol)`,
@@ -73,11 +148,17 @@ export const ferretdb: LocalService = {
     ctx.print(
       `building FerretDB ${FERRETDB_VERSION} with go build (modules from the Go module proxy; ~2 min the first time)`,
     );
-    await runStep(go, ['build', '-trimpath', '-o', join(ctx.cacheDir, 'ferretdb'), '.'], {
-      cwd: SOURCE,
-      env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=readonly' },
-      print: ctx.print,
-    });
+    const env = { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=readonly' };
+    const modfile = patchedModule(go, env, ctx.cacheDir);
+    await runStep(
+      go,
+      ['build', '-trimpath', `-modfile=${modfile}`, '-o', join(ctx.cacheDir, 'ferretdb'), '.'],
+      {
+        cwd: SOURCE,
+        env,
+        print: ctx.print,
+      },
+    );
     stamp.write();
   },
 

@@ -27,6 +27,19 @@ afterAll(async () => {
 });
 
 describe('MongoDB wire protocol (FerretDB)', () => {
+  it('serves a lookup by _id from the _id index (infra patches FerretDB 1.24.2, which scanned)', async () => {
+    await entries.insertOne({ _id: 'by-id', globalUserId: 'i1', campaignId: 'c1' } as Entry);
+    const explained = await db.command({
+      explain: { find: entries.collectionName, filter: { _id: 'by-id' } },
+    });
+    const plan = (explained.queryPlanner as { Plan?: string[] }).Plan;
+    if (plan)
+      // FerretDB answers with SQLite's EXPLAIN QUERY PLAN: SCAN before the patch, SEARCH … USING INDEX after.
+      expect(plan.join('\n')).toMatch(/SEARCH \S+ USING INDEX \S+__id_ /);
+    else expect(JSON.stringify(explained.queryPlanner)).toMatch(/IDHACK|EXPRESS|IXSCAN/);
+    await entries.deleteOne({ _id: 'by-id' } as never);
+  });
+
   it('inserts, finds with $regex and $exists, and unsets a field', async () => {
     await entries.insertMany([
       { globalUserId: 'u1', campaignId: 'c1', phoneNumber: '+12125550100', verdict: true },
