@@ -22,27 +22,41 @@ import { cacheStamp, type LocalService } from '../service.ts';
 // The upstream command refuses to start when built with `go install`, so infra/ferretdb/main.go
 // embeds the library; its go.mod/go.sum pin every module.
 //
-// One patch, applied at build time to a copy of the module (`go build -modfile` with a replace; the module cache stays pristine):
-// FerretDB 1.24.2's SQLite backend filters by `_id` with the expression `_ferretdb_sjson->'$._id'`,
-// while the unique `_id` index it creates is on `_ferretdb_sjson->"_id"`. SQLite matches an index
-// to an expression by its text, so every lookup, update and delete by `_id` scanned the whole
-// table (EXPLAIN QUERY PLAN: SCAN; an updateOne by _id cost 50 ms at 20,000 documents). Both
-// expressions select the same value; the patch makes the filters use the index's spelling.
+// Two patches, applied at build time to a copy of the module (`go build -modfile` with a replace;
+// the module cache stays pristine), both about FerretDB's `_id` index on SQLite:
+// 1. FerretDB 1.24.2 filters by `_id` with the expression `_ferretdb_sjson->'$._id'`, while the
+//    unique `_id` index it creates is on `_ferretdb_sjson->"_id"`. SQLite matches an index to an
+//    expression by its text, so every find, update and delete by `_id` scanned the whole table
+//    (EXPLAIN QUERY PLAN: SCAN; an updateOne by _id cost 50 ms at 20,000 documents). Both
+//    expressions select the same value; the patch makes the filters use the index's spelling.
+// 2. It pushes the `_id` equality down only when the filter has no other key, so a guarded write
+//    (`{_id, version: {$lt: v}}`) scanned too. Pushdown only narrows what the backend returns:
+//    every handler (find, count, update, delete, findAndModify, aggregate) applies the whole
+//    filter to what comes back, so an `_id` equality is pushed down whatever else the filter has.
 
 export const FERRETDB_VERSION = '1.24.2';
 const PORT = 27017;
 const SOURCE = join(REPO_ROOT, 'infra/ferretdb');
 
-/** The patched line of internal/backends/sqlite/metadata/metadata.go: [upstream, ours]. */
-const ID_COLUMN_PATCH = [
-  `IDColumn = DefaultColumn + "->'$._id'"`,
-  `IDColumn = DefaultColumn + "->'_id'"`,
+/** Source edits on the FerretDB module: file, upstream text, ours, and how many times it occurs. */
+const PATCHES = [
+  {
+    file: 'internal/backends/sqlite/metadata/metadata.go',
+    from: `IDColumn = DefaultColumn + "->'$._id'"`,
+    to: `IDColumn = DefaultColumn + "->'_id'"`,
+    times: 1,
+  },
+  {
+    file: 'internal/backends/sqlite/collection.go',
+    from: 'if params.Filter.Len() == 1 {',
+    to: 'if params.Filter.Len() >= 1 {',
+    times: 2, // Query and Explain
+  },
 ] as const;
-const ID_COLUMN_FILE = 'internal/backends/sqlite/metadata/metadata.go';
 
 function sourceHash(): string {
   const h = createHash('sha256');
-  h.update(ID_COLUMN_PATCH.join('\n'));
+  h.update(JSON.stringify(PATCHES));
   for (const f of ['main.go', 'go.mod', 'go.sum']) h.update(readFileSync(join(SOURCE, f)));
   return h.digest('hex').slice(0, 16);
 }
@@ -103,13 +117,15 @@ function patchedModule(go: string, env: NodeJS.ProcessEnv, cacheDir: string): st
   rmSync(dir, { recursive: true, force: true });
   cpSync(upstream, copy, { recursive: true });
   chmodTree(copy);
-  const file = join(copy, ID_COLUMN_FILE);
-  const text = readFileSync(file, 'utf8');
-  if (!text.includes(ID_COLUMN_PATCH[0]))
-    throw new Error(
-      `FerretDB ${FERRETDB_VERSION}: ${ID_COLUMN_FILE} no longer has ${ID_COLUMN_PATCH[0]}; revisit the patch`,
-    );
-  writeFileSync(file, text.replace(ID_COLUMN_PATCH[0], ID_COLUMN_PATCH[1]));
+  for (const patch of PATCHES) {
+    const file = join(copy, patch.file);
+    const parts = readFileSync(file, 'utf8').split(patch.from);
+    if (parts.length - 1 !== patch.times)
+      throw new Error(
+        `FerretDB ${FERRETDB_VERSION}: ${patch.file} has ${parts.length - 1} of ${JSON.stringify(patch.from)}, not ${patch.times}; revisit the patch`,
+      );
+    writeFileSync(file, parts.join(patch.to));
+  }
   const modfile = join(dir, 'go.mod');
   writeFileSync(
     modfile,

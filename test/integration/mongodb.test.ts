@@ -27,17 +27,28 @@ afterAll(async () => {
 });
 
 describe('MongoDB wire protocol (FerretDB)', () => {
-  it('serves a lookup by _id from the _id index (infra patches FerretDB 1.24.2, which scanned)', async () => {
+  it('serves a lookup by _id from the _id index, alone or with other conditions (infra patches FerretDB 1.24.2, which scanned)', async () => {
     await entries.insertOne({ _id: 'by-id', globalUserId: 'i1', campaignId: 'c1' } as Entry);
-    const explained = await db.command({
-      explain: { find: entries.collectionName, filter: { _id: 'by-id' } },
+    for (const filter of [{ _id: 'by-id' }, { _id: 'by-id', campaignId: { $ne: 'c2' } }]) {
+      const explained = await db.command({ explain: { find: entries.collectionName, filter } });
+      const plan = (explained.queryPlanner as { Plan?: string[] }).Plan;
+      if (plan)
+        // FerretDB answers with SQLite's EXPLAIN QUERY PLAN: SCAN before the patch, SEARCH … USING INDEX after.
+        expect(plan.join('\n'), JSON.stringify(filter)).toMatch(/SEARCH \S+ USING INDEX \S+__id_ /);
+      else expect(JSON.stringify(explained.queryPlanner)).toMatch(/IDHACK|EXPRESS|IXSCAN/);
+    }
+    // The rest of the filter still applies to what the index returns.
+    expect(await entries.findOne({ _id: 'by-id', campaignId: 'c2' } as never)).toBeNull();
+    expect(
+      await entries.updateOne({ _id: 'by-id', campaignId: 'c2' } as never, { $set: { verdict: true } }),
+    ).toMatchObject({ matchedCount: 0 });
+    expect(
+      await entries.updateOne({ _id: 'by-id', campaignId: 'c1' } as never, { $set: { verdict: true } }),
+    ).toMatchObject({ matchedCount: 1 });
+    expect(await entries.deleteOne({ _id: 'by-id', campaignId: 'c2' } as never)).toMatchObject({
+      deletedCount: 0,
     });
-    const plan = (explained.queryPlanner as { Plan?: string[] }).Plan;
-    if (plan)
-      // FerretDB answers with SQLite's EXPLAIN QUERY PLAN: SCAN before the patch, SEARCH … USING INDEX after.
-      expect(plan.join('\n')).toMatch(/SEARCH \S+ USING INDEX \S+__id_ /);
-    else expect(JSON.stringify(explained.queryPlanner)).toMatch(/IDHACK|EXPRESS|IXSCAN/);
-    await entries.deleteOne({ _id: 'by-id' } as never);
+    expect(await entries.deleteOne({ _id: 'by-id' } as never)).toMatchObject({ deletedCount: 1 });
   });
 
   it('inserts, finds with $regex and $exists, and unsets a field', async () => {
