@@ -16,6 +16,7 @@ import {
 } from '../infra/memory.ts';
 import { status } from '../infra/stack.ts';
 import { createDynamoDb, createKafka, createMongo } from '../lib/clients.ts';
+import { freePort } from '../lib/ports.ts';
 import { waitFor } from '../lib/retry.ts';
 import { PROCESSORS } from '../processors/index.ts';
 import { DemandTable } from '../stores/demand-table.ts';
@@ -37,16 +38,6 @@ import { benchEntry } from './replication.ts';
 // code-marker, entry-replicator, user-upserter and analytics-router handle them), waits until the
 // entry store has them all, settles and samples again. With --breakdown each component also
 // reports what node and V8 see (bench/memory-probe.mjs) and its TCP connections per service.
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 
 async function portsFree(first: number, count: number): Promise<boolean> {
   for (let p = first; p < first + count; p++) {

@@ -1,5 +1,5 @@
 import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
-import { type AddressInfo, createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Admin } from 'kafkajs';
@@ -114,18 +114,6 @@ export async function prepareServices(
   await withAdmin((admin) => ensureTopics(admin, allTopics(topology)), config);
   const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
   for (const t of topology.topics) await codec.register(t.name, loadSchema(t.valueSchema));
-}
-
-/** A TCP port free on this host now (the OS picks it; taken again by whoever listens first). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function portAnswers(host: string, port: number): Promise<boolean> {

@@ -11,6 +11,7 @@ import {
   createSchemaRegistry,
 } from '../lib/clients.ts';
 import { describeError, UsageError } from '../lib/errors.ts';
+import { freePort } from '../lib/ports.ts';
 import { Codec } from '../runtime/codec.ts';
 import { ApiClient } from './api-client.ts';
 import { type DemoContext, until } from './context.ts';
@@ -18,7 +19,6 @@ import { newRunId } from './fans.ts';
 import type { DemoOptions } from './options.ts';
 import {
   DemoPipeline,
-  freePort,
   otherPipeline,
   prepareServices,
   readyGroups,

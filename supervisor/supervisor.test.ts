@@ -1,5 +1,5 @@
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../lib/ports.ts';
 import { waitFor } from '../lib/retry.ts';
 import { describeReadiness, type ReadinessAnswer, Supervisor } from './supervisor.ts';
 
@@ -24,16 +24,6 @@ function harness(
   });
   return { sup, lines, events, answers };
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 
 /** A child answering /readyz with the given (status, body) pairs in turn, the last one from then on. */
 const readyz = (answers: [number, object][]) =>

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { type Config, REPO_ROOT } from '../config/index.ts';
 import { InfraError } from '../lib/errors.ts';
+import { freePort } from '../lib/ports.ts';
 
 // The tests' second source of services: containers started with testcontainers, where a Docker
 // engine is reachable and REGFLOW_TEST_CONTAINERS asks for them (1, or auto). The default, and
@@ -55,16 +55,6 @@ export function composeImages(): Record<ServiceImage, string> {
     }),
   ) as Record<ServiceImage, string>;
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 
 export interface StartedServices {
   /** The REGFLOW_* variables that point regflow (and the test workers) at the containers. */

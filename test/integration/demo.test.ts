@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Partitioners } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import {
 } from '../../connectors/dynamodb-streams/checkpoints.ts';
 import { DEFAULT_CONNECTOR_NAME, DEFAULT_TOPICS } from '../../connectors/dynamodb-streams/connector.ts';
 import { createMongo } from '../../lib/clients.ts';
+import { freePort } from '../../lib/ports.ts';
 import { loadSchema } from '../../schemas/index.ts';
 import { ensureTopics } from '../../topology/admin.ts';
 import { allTopics } from '../../topology/describe.ts';
@@ -23,16 +23,6 @@ import { config, uniqueName } from '../support.ts';
 // DynamoDB table, MongoDB database, Redis prefix, CRM bucket and API port of its own. The topics and
 // consumer groups are the pipeline's own (the demo runs the real pipeline): the demo refuses to
 // start, and this test fails saying so, while another pipeline (`npm start`) runs on the same broker.
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 
 const names = {
   table: uniqueName('demo-demand'),
