@@ -184,6 +184,10 @@ program
   .option('--page-size <n>', "the planner's rows per page of losers (default: the processor's)", positive)
   .option('--no-store-limit', 'skip the plain-loop store limit after the run')
   .option('--reuse-db <name>', 'a database a killed earlier run left seeded: no seeding (dropped at the end)')
+  .option(
+    '--compiled',
+    'run the processors as JavaScript compiled by tsc (as `npm start` does), not through tsx',
+  )
   .action(
     async (opts: {
       fans: number;
@@ -193,6 +197,7 @@ program
       pageSize?: number;
       storeLimit: boolean;
       reuseDb?: string;
+      compiled?: boolean;
     }) => {
       await benchSelection(opts);
       process.exit(0);
