@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { prettyFactory } from 'pino-pretty';
 import { type Config, loadConfig, REPO_ROOT } from '../config/index.ts';
-import { up } from '../infra/stack.ts';
+import { acceptRestartedLocalStream } from '../connectors/dynamodb-streams/operator.ts';
+import { down, up } from '../infra/stack.ts';
 import { createSchemaRegistry } from '../lib/clients.ts';
 import { waitFor } from '../lib/retry.ts';
 import { Codec } from '../runtime/codec.ts';
@@ -34,7 +35,17 @@ export function registerStart(program: Command): void {
       const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
       for (const t of topology.topics) await codec.register(t.name, loadSchema(t.valueSchema));
       console.log(`schemas          ${topology.topics.length} registered (<topic>-value)`);
+      const started = reports.filter((r) => r.state === 'started').map((r) => r.name);
+      if (started.includes('dynamodb')) await acceptRestartedLocalStream({ config }, console.log);
       await runPipeline(config, compile(config));
+      // Ctrl-C brings down what this command brought up: the services it started (not those that
+      // were already running, e.g. from `npm run infra -- up`, which keeps them across starts).
+      if (started.length > 0 && !config.keepInfra) {
+        await down(config, { services: started });
+        console.log(
+          `stopped          ${started.join(', ')} (started by this command; \`npm run infra -- up\` before \`npm start\` keeps them running)`,
+        );
+      }
     });
 }
 

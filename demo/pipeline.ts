@@ -7,6 +7,7 @@ import { withAdmin } from '../cli/topics.ts';
 import { type Config, REPO_ROOT } from '../config/index.ts';
 import { connectorIdOf } from '../connectors/dynamodb-streams/checkpoints.ts';
 import { type ConnectorHalt, DEFAULT_CONNECTOR_NAME } from '../connectors/dynamodb-streams/connector.ts';
+import { acceptRestartedLocalStream } from '../connectors/dynamodb-streams/operator.ts';
 import { up } from '../infra/stack.ts';
 import { createSchemaRegistry } from '../lib/clients.ts';
 import { PROCESSORS } from '../processors/index.ts';
@@ -114,6 +115,8 @@ export async function prepareServices(
   await withAdmin((admin) => ensureTopics(admin, allTopics(topology)), config);
   const codec = new Codec(createSchemaRegistry(config.schemaRegistry));
   for (const t of topology.topics) await codec.register(t.name, loadSchema(t.valueSchema));
+  if (reports.some((r) => r.name === 'dynamodb' && r.state === 'started'))
+    await acceptRestartedLocalStream({ config }, print);
 }
 
 function portAnswers(host: string, port: number): Promise<boolean> {

@@ -10,6 +10,7 @@ import {
 import { Codec } from '../../runtime/codec.ts';
 import { loadSchema } from '../../schemas/index.ts';
 import type { ConnectorCheckpoint } from '../../schemas/types.generated.ts';
+import { DemandTable } from '../../stores/demand-table.ts';
 import { connectorIdOf, restoreCheckpoints, shardCheckpointRecord, shardKeyOf } from './checkpoints.ts';
 import { DEFAULT_CONNECTOR_NAME, DEFAULT_TOPICS } from './connector.ts';
 import {
@@ -272,4 +273,33 @@ export async function resetConnector(opts: OperatorOptions & { acceptGap: boolea
   } finally {
     await ctx.close();
   }
+}
+
+/**
+ * For a local DynamoDB (moto, which keeps everything in memory) that the calling command has just
+ * started: the demand table and its stream are new, and every record of the old stream went with
+ * moto's memory, so the checkpoints of that stream can only halt the connector (STREAM_CHANGED)
+ * over records nobody can read any more. Creates the table if missing, and accepts exactly that gap
+ * (as `regflow connector reset --accept-gap` would); says so. Any other gap is left to halt the
+ * connector. Returns whether it accepted one.
+ */
+export async function acceptRestartedLocalStream(
+  opts: OperatorOptions,
+  print: (line: string) => void,
+): Promise<boolean> {
+  const table = opts.table ?? opts.config.dynamodb.demandTable;
+  const dynamo = createDynamoDb(opts.config.dynamodb);
+  try {
+    await new DemandTable(dynamo, table).ensureTable();
+  } finally {
+    dynamo.destroy();
+  }
+  const seen = await resetConnector({ ...opts, acceptGap: false });
+  if (seen.gaps.length === 0 || seen.gaps.some((g) => g.kind !== GapKind.STREAM_CHANGED)) return false;
+  const done = await resetConnector({ ...opts, acceptGap: true });
+  if (!done.executed) return false;
+  print(
+    `connector        local DynamoDB (moto, in memory) was restarted: table ${table} has a new stream and the old one's records are gone; checkpoints of ${done.connectorId} reset (as \`regflow connector reset --accept-gap\` does)`,
+  );
+  return true;
 }

@@ -11,6 +11,7 @@ import {
   runConnector,
 } from '../../connectors/dynamodb-streams/connector.ts';
 import { FakeStream, fakeRecord } from '../../connectors/dynamodb-streams/fake-stream.ts';
+import { acceptRestartedLocalStream } from '../../connectors/dynamodb-streams/operator.ts';
 import { runSnapshot } from '../../connectors/dynamodb-streams/snapshot.ts';
 import { createDynamoDb } from '../../lib/clients.ts';
 import { createLogger } from '../../lib/logger.ts';
@@ -514,6 +515,40 @@ describe('DynamoDB Streams connector', () => {
     const changes = await readChanges(s.changes, 2, { settleMs: 1_000 });
     expect(changes.map((c) => c.key).sort()).toEqual(['fan:1|asu#camp-1-LA', 'fan:2|asu#camp-1-LA']);
     expect((await fetch(`http://127.0.0.1:${second.httpPort}/readyz`)).status).toBe(200);
+  }, 120_000);
+
+  it('after its local DynamoDB restarted (npm start, the demo), accepts only the re-created stream, and the connector reads on', async () => {
+    const s = await createConnectorSetup(admin, dynamo);
+    const writer = new DemandWriter(dynamo, s.table);
+    await writer.put('fan:1', 'asu#camp-1-LA');
+    const options = {
+      config: configuredFor(s),
+      name: s.name,
+      topics: { changes: s.changes, checkpoints: s.checkpoints },
+      leaseTtlMs: 3_000,
+      pollIntervalMs: 100,
+      haltRecheckMs: 1_000,
+      logger: createLogger('silent'),
+    };
+    const operator = { config: options.config, name: s.name, topics: options.topics };
+    const said: string[] = [];
+    const first = await runConnector(options);
+    inProcess.push(first);
+    await readChanges(s.changes, 1, { settleMs: 200 });
+    await first.stop();
+    // Nothing to accept while the stream is the one the checkpoints belong to.
+    expect(await acceptRestartedLocalStream(operator, (l) => said.push(l))).toBe(false);
+
+    // moto restarted: the table is gone (the function creates it again, with a new stream).
+    await dynamo.send(new DeleteTableCommand({ TableName: s.table }));
+    expect(await acceptRestartedLocalStream(operator, (l) => said.push(l))).toBe(true);
+    expect(said).toEqual([expect.stringContaining(`table ${s.table} has a new stream`)]);
+    const second = await runConnector(options);
+    inProcess.push(second);
+    await writer.put('fan:2', 'asu#camp-1-LA');
+    const changes = await readChanges(s.changes, 2, { settleMs: 1_000 });
+    expect(changes.map((c) => c.key).sort()).toEqual(['fan:1|asu#camp-1-LA', 'fan:2|asu#camp-1-LA']);
+    expect(second.state()).toBe('leading');
   }, 120_000);
 
   it('halts loudly on a checkpoint older than the stream retention, and continues once an operator accepts the gap', async () => {
