@@ -463,11 +463,14 @@ describe('DynamoDB Streams connector', () => {
     expect(await readChanges(s.changes, 1_500, { settleMs: 500 })).toHaveLength(1_500);
   }, 120_000);
 
-  it('halts visibly when the table was re-created (STREAM_CHANGED): /readyz gives the reason and the remedy, which works', async () => {
+  /**
+   * A connector on a table of its own (the configured one: no table named) that forwarded one
+   * change and stopped, as before the DynamoDB server restarts: the setup, a writer, the options.
+   */
+  async function oneChangeForwarded() {
     const s = await createConnectorSetup(admin, dynamo);
     const writer = new DemandWriter(dynamo, s.table);
     await writer.put('fan:1', 'asu#camp-1-LA');
-    // No table named: the connector reads the configured one.
     const options = {
       config: configuredFor(s),
       name: s.name,
@@ -481,6 +484,11 @@ describe('DynamoDB Streams connector', () => {
     inProcess.push(first);
     await readChanges(s.changes, 1, { settleMs: 200 });
     await first.stop();
+    return { s, writer, options };
+  }
+
+  it('halts visibly when the table was re-created (STREAM_CHANGED): /readyz gives the reason and the remedy, which works', async () => {
+    const { s, writer, options } = await oneChangeForwarded();
 
     // As after `npm run infra -- down` / `up`: the DynamoDB server forgot the table (the API
     // creates it again, with a new stream), Kafka kept the checkpoints of the old stream.
@@ -518,24 +526,9 @@ describe('DynamoDB Streams connector', () => {
   }, 120_000);
 
   it('after its local DynamoDB restarted (npm start, the demo), accepts only the re-created stream, and the connector reads on', async () => {
-    const s = await createConnectorSetup(admin, dynamo);
-    const writer = new DemandWriter(dynamo, s.table);
-    await writer.put('fan:1', 'asu#camp-1-LA');
-    const options = {
-      config: configuredFor(s),
-      name: s.name,
-      topics: { changes: s.changes, checkpoints: s.checkpoints },
-      leaseTtlMs: 3_000,
-      pollIntervalMs: 100,
-      haltRecheckMs: 1_000,
-      logger: createLogger('silent'),
-    };
+    const { s, writer, options } = await oneChangeForwarded();
     const operator = { config: options.config, name: s.name, topics: options.topics };
     const said: string[] = [];
-    const first = await runConnector(options);
-    inProcess.push(first);
-    await readChanges(s.changes, 1, { settleMs: 200 });
-    await first.stop();
     // Nothing to accept while the stream is the one the checkpoints belong to.
     expect(await acceptRestartedLocalStream(operator, (l) => said.push(l))).toBe(false);
 
