@@ -209,8 +209,8 @@ export class SelectionStore {
     const results = await mapLimit(work, concurrency, async (w): Promise<number> => {
       const won = w.code !== undefined;
       const _id = rowId(campaignId, marketId, w.globalUserId);
-      // FerretDB serves only a filter of `_id` alone from its key (any other filter scans the
-      // collection: seconds a write on a 50,000-row market), so the guard is read by _id and the
+      // Upstream FerretDB serves only a filter of `_id` alone from its key (any other filter scans
+      // the collection: seconds a write on a 50,000-row market), so the guard is read by _id and the
       // write goes by _id. One saver writes a market's results at a time (they are keyed by
       // market); a fenced zombie of the same run writes the same values.
       const row = await retried(() =>

@@ -352,7 +352,7 @@ export class MongoCodeStore {
     }
     // A unique code has one winner, whose changes one partition handles in order, and the run
     // holding its claim no longer releases it once paired: no concurrent writer, so read and
-    // write by _id alone (FerretDB scans the pool for any other filter).
+    // write by _id alone (upstream FerretDB scans the pool for any other filter).
     const doc = await this.codes.findOne({ _id });
     if (!doc) throw new PermanentError(`code ${code} is not in the pool of ${campaignId}/${marketId}`);
     if (doc.status === 'reserved') {

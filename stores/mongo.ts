@@ -30,13 +30,13 @@ export async function ensureIndexes<T extends Document>(
 export type GuardedOutcome = 'applied' | 'stale';
 
 /**
- * Writes a document that may be new, cheaply on FerretDB. FerretDB (SQLite) serves a filter from
- * its primary key only when the filter is `_id` alone (backends/sqlite/collection.go, 1.24); any
- * other filter scans the collection up to its first match — the whole collection when nothing
- * matches, which is exactly the insert path of a guarded upsert (measured: 518 ms per new document
- * in 10,000, against 4 ms for insertOne). So: insert first (a new document, the common case, costs
- * one keyed write); a duplicate key means the document exists, and it gets the atomic guarded
- * write, which on real MongoDB is served by the `_id` index either way.
+ * Writes a document that may be new, cheaply on FerretDB. Upstream FerretDB 1.24 (SQLite) serves a
+ * filter from its `_id` index only when the filter is `_id` alone, and even then scanned (see
+ * infra/services/ferretdb.ts, whose patched build serves any filter with an `_id` equality from the
+ * index); unpatched, a guarded upsert of a new document scans the whole collection (measured: 518 ms
+ * per new document in 10,000, against 4 ms for insertOne). So: insert first (a new document, the
+ * common case, costs one keyed write); a duplicate key means the document exists, and it gets the
+ * atomic guarded write, which real MongoDB and the patched FerretDB serve by the `_id` index.
  */
 export async function insertOrGuarded<T = GuardedOutcome>(
   insert: () => Promise<unknown>,

@@ -11,7 +11,7 @@ import { ensureIndexes, insertOrGuarded, isDuplicateKey } from './mongo.ts';
 // adding its markets (stale → nothing is touched), then upserts the selected markets' rows with its
 // version, deletes by _id the rows of the other listed markets with a lower version (the markets the
 // fan dropped), and finally trims the marker's list to the selected markets. Every write addresses
-// one _id: FerretDB scans a whole collection for any other filter. Re-applying the same change is idempotent, so a crash between the
+// one _id: FerretDB scans a whole collection for a filter without an _id equality. Re-applying the same change is idempotent, so a crash between the
 // marker and the rows is repaired by the replay. Selection's fields (verdict, code, selectedRunId)
 // are left alone by those writes.
 
