@@ -227,12 +227,19 @@ export interface ResetReport {
  * `acceptGap` the writes commit in one transaction under the connector's transactional id,
  * which also fences a running instance (it restarts from the new checkpoints).
  */
-export async function resetConnector(opts: OperatorOptions & { acceptGap: boolean }): Promise<ResetReport> {
+export async function resetConnector(
+  opts: OperatorOptions & {
+    acceptGap: boolean;
+    /** Accept only when every gap is of these kinds (nothing is written otherwise). */
+    onlyKinds?: readonly GapKind[];
+  },
+): Promise<ResetReport> {
   const ctx = await open(opts);
   try {
     const gaps = ctx.plan?.gaps ?? [];
     const writes = acceptGaps(gaps, ctx.checkpoints, Date.now());
-    if (!opts.acceptGap || writes.length === 0)
+    const kindsOk = opts.onlyKinds === undefined || gaps.every((g) => opts.onlyKinds?.includes(g.kind));
+    if (!opts.acceptGap || writes.length === 0 || !kindsOk)
       return { connectorId: ctx.connectorId, gaps, writes, executed: false };
     await ctx.codec.register(ctx.topics.checkpoints, loadSchema('connector-checkpoint'));
     const producer = ctx.kafka.producer({
@@ -294,9 +301,7 @@ export async function acceptRestartedLocalStream(
   } finally {
     dynamo.destroy();
   }
-  const seen = await resetConnector({ ...opts, acceptGap: false });
-  if (seen.gaps.length === 0 || seen.gaps.some((g) => g.kind !== GapKind.STREAM_CHANGED)) return false;
-  const done = await resetConnector({ ...opts, acceptGap: true });
+  const done = await resetConnector({ ...opts, acceptGap: true, onlyKinds: [GapKind.STREAM_CHANGED] });
   if (!done.executed) return false;
   print(
     `connector        local DynamoDB (moto, in memory) was restarted: table ${table} has a new stream and the old one's records are gone; checkpoints of ${done.connectorId} reset (as \`regflow connector reset --accept-gap\` does)`,
