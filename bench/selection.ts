@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DeleteTableCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
@@ -65,37 +65,25 @@ async function readStatsTimed(kafka: Kafka, admin: Admin, codec: Codec, topic: s
 const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 /**
- * Compiles the processors' fixture (and what it imports) to JavaScript with the project's tsc and
- * build options, under .regflow/tmp, with the Avro schemas beside it as `npm run build` does;
- * returns the entry point. Without it the processors run through tsx, whose loader adds ~60 MB of
- * RSS to each (the figures the issue's memory goal is about are the processors', not tsx's).
+ * Compiles the processors' fixture (and what it imports) to JavaScript with `npm run build`'s
+ * script and options, under .regflow/tmp; returns its entry point. Without it the processors run
+ * through tsx, whose loader adds ~60 MB of RSS to each (the issue's memory goal is about the
+ * processors, not tsx).
  */
 function compileFixture(): string {
-  const tmp = join(ROOT, '.regflow/tmp');
-  const out = join(tmp, 'selection-bench-dist');
-  const tsconfig = join(tmp, 'tsconfig.selection-bench.json');
-  mkdirSync(tmp, { recursive: true });
-  rmSync(out, { recursive: true, force: true });
-  writeFileSync(
-    tsconfig,
-    JSON.stringify({
-      extends: '../../tsconfig.build.json',
-      compilerOptions: { rootDir: '../..', outDir: out, sourceMap: false },
-      files: ['../../test/fixtures/selection-process.ts'],
-      include: [],
-    }),
-  );
+  const out = join(ROOT, '.regflow/tmp/selection-bench-dist');
   execFileSync(
     process.execPath,
-    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', tsconfig, '--noCheck'],
-    {
-      cwd: ROOT,
-      stdio: 'inherit',
-    },
+    [
+      join(ROOT, 'scripts/build.mjs'),
+      '--out-dir',
+      out,
+      '--no-check',
+      '--entry',
+      'test/fixtures/selection-process.ts',
+    ],
+    { cwd: ROOT, stdio: 'inherit' },
   );
-  mkdirSync(join(out, 'schemas'), { recursive: true });
-  for (const f of readdirSync(join(ROOT, 'schemas')).filter((n) => n.endsWith('.avsc')))
-    copyFileSync(join(ROOT, 'schemas', f), join(out, 'schemas', f));
   return join(out, 'test/fixtures/selection-process.js');
 }
 

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -61,5 +61,30 @@ describe('npm run build', () => {
     );
     expect(refused).toMatchObject({ code: 1 });
     expect((refused as { stderr: string }).stderr).toMatch(/no-such-processor/);
+  }, 90_000);
+
+  it('--entry compiles one file and what it imports, which runs without tsx', async () => {
+    const entryOut = `${outDir}-entry`;
+    try {
+      await run(
+        process.execPath,
+        [
+          join(REPO_ROOT, 'scripts/build.mjs'),
+          ...['--out-dir', entryOut, '--no-check', '--entry', 'test/fixtures/selection-process.ts'],
+        ],
+        { cwd: REPO_ROOT },
+      );
+      // Only what the entry imports: not the command line, which it does not.
+      expect(existsSync(join(entryOut, 'cli/regflow.js'))).toBe(false);
+      // The fixture's first check (its required variable) runs from the compiled code.
+      const failed = await run(process.execPath, [join(entryOut, 'test/fixtures/selection-process.js')], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH ?? '' },
+      }).catch((e: { stderr: string; code: number }) => e);
+      expect(failed).toMatchObject({ code: 1 });
+      expect((failed as { stderr: string }).stderr).toMatch(/FIXTURE_BASE is required/);
+    } finally {
+      rmSync(entryOut, { recursive: true, force: true });
+    }
   }, 90_000);
 });
