@@ -19,9 +19,16 @@ import { connectorPastClose, sendSelectionRequest } from '../selection/trigger.t
 import { MongoCampaignStore } from '../stores/campaigns.ts';
 import { MongoCodeStore, mapLimit, retried } from '../stores/codes.ts';
 import { createDemandTable } from '../test/connector-harness.ts';
-import { closedCampaign, fanId, writeEntries, writeScoringRows } from '../test/selection-harness.ts';
+import {
+  closedCampaign,
+  createSelectionTopics,
+  fanId,
+  selectionRun,
+  writeEntries,
+  writeScoringRows,
+} from '../test/selection-harness.ts';
 import { dropDatabaseWhenQuiet } from '../test/support.ts';
-import { createTopic, topicLag } from '../topology/admin.ts';
+import { topicLag } from '../topology/admin.ts';
 
 // `npm run bench -- selection [--fans N] [--winners W]`: Scenario 1 end to end on the real services.
 // Seeds N entry items (DynamoDB, BatchWriteItem) and scoring rows (MongoDB, insertMany), W codes,
@@ -200,18 +207,11 @@ export async function benchSelection(opts: {
   const dynamoFans = plannerOnly ? (storeLimit ? Math.min(fans, DYNAMO_SAMPLE) : 0) : fans;
   const config = loadConfig();
   const compiled = opts.compiled ? compileFixture() : undefined;
-  const base = `bsel-${Date.now().toString(36)}`;
-  const dbName = opts.reuseDb ?? base.replace(/-/g, '_');
-  const table = `${base}-demand`;
-  let campaignId = `camp-${base.slice(-6)}`;
-  const topics = {
-    requests: `${base}.selection.requests`,
-    results: `${base}.selection.results`,
-    stats: `${base}.selection.stats`,
-    counts: `${base}.verdicts.counts`,
-    changes: `${base}.demand.changes`,
-    checkpoints: `${base}.connector.checkpoints`,
-  };
+  const run = selectionRun(`bsel-${Date.now().toString(36)}`, config.mongodb.url);
+  const { base, table, topics } = run;
+  const dbName = opts.reuseDb ?? run.dbName;
+  let campaignId = run.campaignId;
+  let createdTopics: string[] = [];
   const names = plannerOnly ? (['planner'] as const) : (['planner', 'saver', 'marker', 'reporter'] as const);
   const kafka = createKafka(config.kafka);
   const admin = kafka.admin();
@@ -239,15 +239,7 @@ export async function benchSelection(opts: {
   let connector: Awaited<ReturnType<typeof runConnector>> | undefined;
   let tableCreated = false;
   try {
-    for (const [key, topic] of Object.entries(topics))
-      await createTopic(admin, {
-        topic,
-        numPartitions: key === 'stats' || key === 'checkpoints' ? 1 : 6,
-        ...(key === 'stats' || key === 'checkpoints'
-          ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }
-          : {}),
-      });
-    for (const p of names) await createTopic(admin, { topic: `${base}-${p}.dlt`, numPartitions: 6 });
+    createdTopics = await createSelectionTopics(admin, run, 6);
     await codec.register(topics.requests, loadSchema('selection-request'));
     await createDemandTable(dynamo, table);
     tableCreated = true;
@@ -307,9 +299,8 @@ export async function benchSelection(opts: {
         checkpointRefreshMs: 1_000,
       });
     const env = {
-      FIXTURE_BASE: base,
-      REGFLOW_MONGODB_URL: `mongodb://${new URL(config.mongodb.url).host}/${dbName}`,
-      REGFLOW_DEMAND_TABLE: table,
+      ...run.childEnv,
+      REGFLOW_MONGODB_URL: `mongodb://${new URL(config.mongodb.url).host}/${dbName}`, // --reuse-db
       FIXTURE_MIN_RESERVE: '500',
       ...(opts.pageSize ? { FIXTURE_PAGE_SIZE: String(opts.pageSize) } : {}),
     };
@@ -547,11 +538,7 @@ export async function benchSelection(opts: {
     await connector?.stop();
     // Leave the shared services as they were: moto keeps every item and stream record in memory.
     if (tableCreated) await dynamo.send(new DeleteTableCommand({ TableName: table })).catch(() => {});
-    await admin
-      .deleteTopics({
-        topics: [...Object.values(topics), ...names.map((p) => `${base}-${p}.dlt`)],
-      })
-      .catch(() => {});
+    await admin.deleteTopics({ topics: createdTopics }).catch(() => {});
     await dropDatabaseWhenQuiet(db);
     await admin.disconnect();
     await mongo.close();

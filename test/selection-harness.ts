@@ -72,18 +72,26 @@ export function selectionRun(base: string, mongoUrl: string) {
   };
 }
 
-/** The run's topics (stats and checkpoints compacted, one partition; the rest 3) and each processor's DLT. */
-export async function createSelectionTopics(admin: Admin, run: ReturnType<typeof selectionRun>) {
+/**
+ * The run's topics (stats and checkpoints compacted, one partition; the rest `partitions`) and
+ * each processor's DLT; returns every topic it created.
+ */
+export async function createSelectionTopics(
+  admin: Admin,
+  run: ReturnType<typeof selectionRun>,
+  partitions = 3,
+): Promise<string[]> {
   for (const [key, topic] of Object.entries(run.topics)) {
     const compacted = key === 'stats' || key === 'checkpoints';
     await createTopic(admin, {
       topic,
-      numPartitions: compacted ? 1 : 3,
+      numPartitions: compacted ? 1 : partitions,
       ...(compacted ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}),
     });
   }
-  for (const p of ['planner', 'saver', 'marker', 'reporter'])
-    await createTopic(admin, { topic: `${run.base}-${p}.dlt`, numPartitions: 3 });
+  const dlts = ['planner', 'saver', 'marker', 'reporter'].map((p) => `${run.base}-${p}.dlt`);
+  for (const topic of dlts) await createTopic(admin, { topic, numPartitions: partitions });
+  return [...Object.values(run.topics), ...dlts];
 }
 
 export const fanId = (i: number) => `fan-${String(i).padStart(7, '0')}`;
